@@ -1,0 +1,22 @@
+//! The database schema's history, applied in order at start-up.
+//!
+//! Migrations are frozen: once released, a file is never edited, only followed by a new one.
+//! They never import the server's entities, so old migrations keep compiling as the code moves.
+//! Schema is written with SeaQuery, never raw SQL, so SQLite and PostgreSQL both get correct DDL.
+
+// `async_trait` signatures hide the `SchemaManager` lifetime; the trait dictates them.
+#![allow(elided_lifetimes_in_paths)]
+
+pub use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_accounts;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_accounts::Migration)]
+    }
+}

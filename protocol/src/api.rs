@@ -1,0 +1,157 @@
+//! REST bodies: requests the browser sends and responses the server returns.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/auth/signup`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SignupRequest {
+    pub email: String,
+    pub password: String,
+    pub display_name: String,
+}
+
+/// `POST /api/auth/login`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// Answer to signup, login, refresh and change of password. The refresh token is never in the
+/// body: it travels only in an `HttpOnly` cookie scoped to `/api/auth`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Session {
+    /// A JWT for `Authorization: Bearer …`.
+    pub access_token: String,
+    /// Seconds until `access_token` expires.
+    pub expires_in: u64,
+    pub user: User,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Admin,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub disabled: bool,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+/// `PATCH /api/me`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UpdateProfile {
+    pub display_name: String,
+}
+
+/// `POST /api/me/password`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Query of `GET /api/admin/users`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserQuery {
+    /// Matches email or display name, case-insensitively.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// 1-based.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_page: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// `PATCH /api/admin/users/{id}`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AdminUpdateUser {
+    pub disabled: bool,
+}
+
+/// `GET /healthz`, `GET /readyz`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Health {
+    pub status: String,
+}
+
+/// Every error response: `{"error": {...}}` with a stable `code`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `validation`, `invalid_credentials`, `account_disabled`, …
+    pub code: String,
+    /// For people; may change.
+    pub message: String,
+    /// Per-field reasons for `validation` errors, keyed by the request field's name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+}
+
+/// The stable error codes, so web and server cannot drift apart.
+pub mod codes {
+    pub const VALIDATION: &str = "validation";
+    pub const BAD_REQUEST: &str = "bad_request";
+    pub const UNAUTHENTICATED: &str = "unauthenticated";
+    pub const TOKEN_EXPIRED: &str = "token_expired";
+    pub const INVALID_CREDENTIALS: &str = "invalid_credentials";
+    pub const ACCOUNT_DISABLED: &str = "account_disabled";
+    pub const FORBIDDEN: &str = "forbidden";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const CONFLICT: &str = "conflict";
+    pub const EMAIL_TAKEN: &str = "email_taken";
+    pub const RATE_LIMITED: &str = "rate_limited";
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
+    pub const INTERNAL: &str = "internal";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use expect_test::expect;
+
+    #[test]
+    fn error_body_shape() {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: codes::VALIDATION.into(),
+                message: "some fields are invalid".into(),
+                fields: [("email".to_string(), "not an email address".to_string())].into(),
+            },
+        };
+        expect![[r#"{"error":{"code":"validation","message":"some fields are invalid","fields":{"email":"not an email address"}}}"#]]
+            .assert_eq(&serde_json::to_string(&body).unwrap());
+        let no_fields: ErrorBody =
+            serde_json::from_str(r#"{"error":{"code":"not_found","message":"x"}}"#).unwrap();
+        assert!(no_fields.error.fields.is_empty());
+    }
+
+    #[test]
+    fn role_is_snake_case() {
+        expect![[r#""admin""#]].assert_eq(&serde_json::to_string(&Role::Admin).unwrap());
+    }
+}

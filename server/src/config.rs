@@ -1,0 +1,202 @@
+//! Settings: built-in defaults, then an optional TOML file, then environment variables.
+//!
+//! The file is `callplat.toml` in the working directory, or the path in `CALLPLAT_CONFIG`.
+//! Every key can be set from the environment as `CALLPLAT_<SECTION>__<KEY>` (for example
+//! `CALLPLAT_HTTP__BIND=0.0.0.0:8080`). A few well-known variables are honoured as well:
+//! `DATABASE_URL`, `ADMIN_EMAIL`, `ADMIN_PASSWORD`.
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where the SQLite database and generated secrets live.
+    pub data_dir: PathBuf,
+    /// The built web app (Trunk's `dist`). Not served when absent.
+    pub web_dist: Option<PathBuf>,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+    /// The admin account created at start-up if it does not exist yet.
+    pub admin: Option<AdminSeed>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Port 0 picks a free port (tests do this).
+    pub bind: SocketAddr,
+    /// The URL people reach the app at; `https://…` makes cookies `Secure`.
+    pub public_url: Option<String>,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`. Default: `sqlite://<data_dir>/callplat.db`.
+    pub url: Option<String>,
+    pub max_connections: Option<u32>,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// HMAC key for access tokens. Default: generated once into `<data_dir>/jwt_secret`.
+    pub jwt_secret: Option<Secret>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+    /// Login attempts allowed per client IP per minute.
+    pub login_per_ip_per_minute: u32,
+    /// Login attempts allowed per account (email) per minute.
+    pub login_per_account_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A `tracing` filter, overridden by `RUST_LOG`.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSeed {
+    pub email: String,
+    /// When absent, a password is generated and printed once.
+    pub password: Option<Secret>,
+}
+
+/// A string that never shows in logs or `Debug` output.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "…"))
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("access_ttl_secs", &self.access_ttl_secs)
+            .field("refresh_ttl_secs", &self.refresh_ttl_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            web_dist: None,
+            http: HttpSettings::default(),
+            database: DatabaseSettings::default(),
+            auth: AuthSettings::default(),
+            log: LogSettings::default(),
+            admin: None,
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            body_limit: 64 * 1024,
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            issuer: "callplat".into(),
+            audience: "callplat".into(),
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_secs: 30 * 24 * 3600,
+            login_per_ip_per_minute: 30,
+            login_per_account_per_minute: 10,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { format: LogFormat::Pretty, filter: "info,sqlx=warn,sea_orm=warn".into() }
+    }
+}
+
+impl Settings {
+    /// Defaults ← `callplat.toml` (or `$CALLPLAT_CONFIG`) ← `CALLPLAT_*` ← well-known variables.
+    pub fn load() -> anyhow::Result<Self> {
+        let file = std::env::var_os("CALLPLAT_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("callplat.toml"));
+        let mut settings: Settings = Figment::new()
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("CALLPLAT_").split("__").ignore(&["config"]))
+            .extract()
+            .with_context(|| format!("reading settings ({} and CALLPLAT_* variables)", file.display()))?;
+        if let Some(url) = env_nonempty("DATABASE_URL") {
+            settings.database.url = Some(url);
+        }
+        if let Some(email) = env_nonempty("ADMIN_EMAIL") {
+            let password = env_nonempty("ADMIN_PASSWORD").map(Secret);
+            settings.admin = Some(AdminSeed { email, password });
+        }
+        Ok(settings)
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("callplat.db").display()),
+        }
+    }
+
+    /// True when cookies must carry `Secure`.
+    pub fn https(&self) -> bool {
+        self.http.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}

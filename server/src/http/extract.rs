@@ -1,0 +1,93 @@
+//! Extractors that turn a request into typed, checked input or an `ApiError`.
+
+use axum::{
+    extract::{FromRequest, FromRequestParts, OptionalFromRequestParts},
+    http::{header, request::Parts},
+};
+
+use super::{AppState, error::ApiError};
+use crate::{
+    auth::tokens::TokenError,
+    domain::{Role, User},
+};
+
+/// `axum::Json`, but a bad body becomes our error format instead of axum's plain text.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `axum::extract::Query` with our error format.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+/// `axum::extract::Path` with our error format.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
+/// The signed-in user: a valid `Authorization: Bearer` access token whose user still exists and
+/// is not disabled. The user is read fresh, so disabling or demoting takes effect at once.
+pub struct AuthUser(pub User);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(ApiError::Unauthenticated("sign in first (no Authorization header)"))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(ApiError::Unauthenticated("the Authorization header must be `Bearer <token>`"))?;
+        let claims = state.keys.verify(token.trim()).map_err(|e| match e {
+            TokenError::Expired => ApiError::TokenExpired,
+            TokenError::Invalid => ApiError::Unauthenticated("the access token is not valid"),
+        })?;
+        let user = state
+            .db
+            .user_by_id(claims.user)
+            .await?
+            .ok_or(ApiError::Unauthenticated("the account no longer exists"))?;
+        if user.disabled {
+            return Err(ApiError::AccountDisabled);
+        }
+        Ok(AuthUser(user))
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, ApiError> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            <Self as FromRequestParts<AppState>>::from_request_parts(parts, state).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// An `AuthUser` whose role is admin; 403 for everyone else.
+pub struct AdminUser(pub User);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthUser(user) = <AuthUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+        if user.role != Role::Admin {
+            return Err(ApiError::Forbidden("this needs an administrator"));
+        }
+        Ok(AdminUser(user))
+    }
+}

@@ -1,0 +1,5 @@
+//! Table rows as sea-orm sees them. Private to `storage`: nothing outside it sees a `Model`.
+
+pub mod audit_log;
+pub mod refresh_tokens;
+pub mod users;

@@ -1,0 +1,68 @@
+//! Persistence. **The only module that imports `sea_orm`.** It speaks domain types in and out;
+//! rows (`entities`) never leave it. Every multi-row change runs in one transaction.
+
+mod entities;
+mod sessions;
+mod users;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+
+pub use sessions::Rotation;
+pub use users::NewUser;
+
+#[derive(Debug, thiserror::Error)]
+#[error("database error: {0}")]
+pub struct StorageError(#[from] DbErr);
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A pool of connections to SQLite or PostgreSQL, chosen by the URL's scheme.
+#[derive(Clone)]
+pub struct Db {
+    conn: DatabaseConnection,
+}
+
+impl Db {
+    pub async fn connect(url: &str, max_connections: Option<u32>) -> Result<Self> {
+        let sqlite = url.starts_with("sqlite:");
+        let mut opt = ConnectOptions::new(url);
+        opt.max_connections(max_connections.unwrap_or(if sqlite { 8 } else { 16 }))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .sqlx_logging(false);
+        let conn = Database::connect(opt).await?;
+        if conn.get_database_backend() == DbBackend::Sqlite {
+            // WAL lets readers proceed during a write; the setting is stored in the file.
+            conn.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+        }
+        Ok(Self { conn })
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        use migrations::MigratorTrait;
+        migrations::Migrator::up(&self.conn, None).await?;
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        Ok(self.conn.ping().await?)
+    }
+
+    /// For tests and tools that set up databases: runs one statement as it is.
+    pub async fn execute_unprepared(&self, sql: &str) -> Result<()> {
+        self.conn.execute_unprepared(sql).await?;
+        Ok(())
+    }
+}
+
+/// `%` and `_` in user input match themselves.
+fn like_contains(needle: &str) -> sea_orm::sea_query::LikeExpr {
+    let escaped: String = needle
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')
+}

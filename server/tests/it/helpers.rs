@@ -1,0 +1,148 @@
+use std::collections::BTreeMap;
+
+use rand::Rng;
+use reqwest::{Response, StatusCode, header};
+use serde_json::{Value, json};
+use server::{
+    App, Settings,
+    config::{AdminSeed, Secret},
+};
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A fresh database, an admin account, port 0, high login limits unless `tweak` says otherwise.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings::default();
+    settings.data_dir = dir.path().to_path_buf();
+    settings.http.bind = "127.0.0.1:0".parse().unwrap();
+    settings.database.url = Some(fresh_database_url().await);
+    settings.database.max_connections = Some(4);
+    settings.auth.jwt_secret = Some(Secret::new(SECRET));
+    settings.auth.login_per_ip_per_minute = 10_000;
+    settings.auth.login_per_account_per_minute = 10_000;
+    settings.admin = Some(AdminSeed { email: ADMIN_EMAIL.into(), password: Some(Secret::new(ADMIN_PASSWORD)) });
+    tweak(&mut settings);
+    let app = App::build(settings).await.expect("the app builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp { base, client: reqwest::Client::new(), _dir: dir }
+}
+
+/// SQLite: a file in the test's temp dir (the data dir default). PostgreSQL: a new database
+/// with a random name in the cluster `TEST_DATABASE_URL` points at.
+async fn fresh_database_url() -> String {
+    let Ok(cluster) = std::env::var("TEST_DATABASE_URL") else {
+        let dir = tempfile::tempdir().expect("temp dir").keep();
+        return format!("sqlite://{}?mode=rwc", dir.join("test.db").display());
+    };
+    let name = format!("t_{:016x}", rand::thread_rng().r#gen::<u64>());
+    let admin = server::storage::Db::connect(&cluster, Some(1)).await.expect("connecting to TEST_DATABASE_URL");
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("CREATE DATABASE");
+    let (base, _) = cluster.rsplit_once('/').expect("a database URL ends in /<db>");
+    format!("{base}/{name}")
+}
+
+/// A signed-up user's credentials as the browser would hold them.
+pub struct Session {
+    pub access: String,
+    pub refresh: String,
+    pub user: Value,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.client.post(self.url(path)).json(&body).send().await.expect("request")
+    }
+
+    pub async fn signup(&self, email: &str, name: &str) -> Response {
+        self.post("/api/auth/signup", json!({"email": email, "password": PASSWORD, "display_name": name})).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post("/api/auth/login", json!({"email": email, "password": password})).await
+    }
+
+    pub async fn new_user(&self, email: &str) -> Session {
+        let r = self.signup(email, "Test User").await;
+        assert_eq!(r.status(), StatusCode::CREATED, "signup of {email}");
+        session_of(r).await
+    }
+
+    pub async fn admin(&self) -> Session {
+        let r = self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::OK, "admin login");
+        session_of(r).await
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("request")
+    }
+
+    pub async fn send_auth(&self, method: reqwest::Method, path: &str, token: &str, body: Value) -> Response {
+        self.client.request(method, self.url(path)).bearer_auth(token).json(&body).send().await.expect("request")
+    }
+
+    /// `POST /api/auth/refresh` presenting `cookie` as the browser would.
+    pub async fn refresh(&self, cookie: &str) -> Response {
+        self.client
+            .post(self.url("/api/auth/refresh"))
+            .header(header::COOKIE, format!("callplat_refresh={cookie}"))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn logout(&self, cookie: &str) -> Response {
+        self.client
+            .post(self.url("/api/auth/logout"))
+            .header(header::COOKIE, format!("callplat_refresh={cookie}"))
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+pub async fn session_of(r: Response) -> Session {
+    let refresh = refresh_cookie(&r).expect("a refresh cookie");
+    let body: Value = r.json().await.expect("json");
+    Session { access: body["access_token"].as_str().expect("access_token").into(), refresh, user: body["user"].clone() }
+}
+
+pub fn refresh_cookie(r: &Response) -> Option<String> {
+    r.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+        let value = c.strip_prefix("callplat_refresh=")?.split(';').next()?;
+        (!value.is_empty()).then(|| value.to_string())
+    })
+}
+
+/// Asserts the status and the stable error code, and returns the field reasons.
+#[track_caller]
+pub fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, want_code: &str) -> BTreeMap<String, String> {
+    assert_eq!(status, want_status, "body: {body}");
+    assert_eq!(body["error"]["code"], want_code, "body: {body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "a message: {body}");
+    serde_json::from_value(body["error"]["fields"].clone()).unwrap_or_default()
+}
+
+pub async fn status_json(r: Response) -> (StatusCode, Value) {
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
