@@ -1,1 +1,255 @@
+//! End-to-end harness: the real server (in-process, its own SQLite database, the built web app)
+//! and a real headless Chromium driven through chromedriver.
+//!
+//! Every browser runs with a fresh profile and loopback-only networking flags, writes its output
+//! to files (never to a pipe an orphan could hold open), and is closed on every path:
+//! `with_browser` closes the WebDriver session and then ends the chromedriver it started, by PID.
 
+use std::{
+    future::Future,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, anyhow, bail};
+use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
+use server::config::{AdminSeed, Secret, Settings};
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+/// How long a page may take to show what a step waits for.
+const WAIT: Duration = Duration::from_secs(15);
+
+/// The platform under test.
+pub struct Stack {
+    pub base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Stack {
+    pub async fn start() -> Result<Self> {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut settings = Settings::default();
+        settings.data_dir = dir.path().to_path_buf();
+        settings.http.bind = "127.0.0.1:0".parse()?;
+        settings.web_dist = Some(web_dist()?);
+        settings.admin = Some(AdminSeed { email: ADMIN_EMAIL.into(), password: Some(Secret::new(ADMIN_PASSWORD)) });
+        tweak(&mut settings);
+        let app = server::App::build(settings).await?;
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until(std::future::pending()));
+        Ok(Self { base, _dir: dir })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Creates an account through the API, as another person would have.
+    pub async fn create_user(&self, email: &str, name: &str, password: &str) -> Result<()> {
+        let r = reqwest::Client::new()
+            .post(self.url("/api/auth/signup"))
+            .json(&serde_json::json!({"email": email, "password": password, "display_name": name}))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "signup of {email}: {}", r.status());
+        Ok(())
+    }
+}
+
+/// The built web app: `CALLPLAT_WEB_DIST`, or `web/dist` in this workspace.
+fn web_dist() -> Result<PathBuf> {
+    let dist = std::env::var_os("CALLPLAT_WEB_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/dist"));
+    if !dist.join("index.html").exists() {
+        bail!("no built web app at {} — run the tests with `cargo xtask test`", dist.display());
+    }
+    Ok(dist)
+}
+
+/// Where tests leave screenshots for a person to look at.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-artifacts");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// Runs `test` with a fresh browser, then closes it whatever happened. On failure a screenshot
+/// goes to `target/e2e-artifacts/<name>-failure.png`.
+pub async fn with_browser<F, Fut>(name: &str, test: F) -> Result<()>
+where
+    F: FnOnce(Browser) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let driver = Driver::start()?;
+    let browser = Browser::open(&driver).await?;
+    let client = browser.client.clone();
+    let result = test(browser).await;
+    if result.is_err()
+        && let Ok(png) = client.screenshot().await
+    {
+        let _ = std::fs::write(artifacts_dir().join(format!("{name}-failure.png")), png);
+    }
+    let closed = client.close().await;
+    drop(driver);
+    result.and(closed.map_err(|e| anyhow!("closing the browser: {e}")))
+}
+
+/// A chromedriver process on a free loopback port; ended by PID on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Driver {
+    fn start() -> Result<Self> {
+        let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let dir = tempfile::tempdir()?;
+        let log = std::fs::File::create(dir.path().join("chromedriver.log"))?;
+        let child = Command::new(&bin)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {bin} (is chromium-driver installed?)"))?;
+        let driver = Self { child, port, _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                bail!("chromedriver did not listen on port {port} within 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(driver)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One browser window with helpers that wait for the page instead of sleeping.
+pub struct Browser {
+    pub client: Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn open(driver: &Driver) -> Result<Self> {
+        let profile = tempfile::tempdir()?;
+        let chrome = std::env::var("CHROME").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--use-fake-ui-for-media-stream".into(),
+            "--use-fake-device-for-media-stream".into(),
+            "--allow-loopback-in-peer-connection".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--window-size=1280,900".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let mut caps = serde_json::Map::new();
+        caps.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": chrome, "args": args }));
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .context("opening a Chromium session through chromedriver")?;
+        Ok(Self { client, _profile: profile })
+    }
+
+    pub async fn goto(&self, url: &str) -> Result<()> {
+        self.client.goto(url).await.with_context(|| format!("opening {url}"))
+    }
+
+    /// Waits until `css` matches a displayed element.
+    pub async fn find(&self, css: &str) -> Result<Element> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await
+                && el.is_displayed().await.unwrap_or(false)
+            {
+                return Ok(el);
+            }
+            if Instant::now() > deadline {
+                bail!("no visible `{css}` after {WAIT:?} on {}", self.url().await);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the text of `css` contains `want`, and returns the whole text.
+    pub async fn wait_text(&self, css: &str, want: &str) -> Result<String> {
+        let deadline = Instant::now() + WAIT;
+        let mut last = String::new();
+        loop {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await {
+                last = el.text().await.unwrap_or_default();
+                if last.contains(want) {
+                    return Ok(last);
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("`{css}` never contained {want:?} (last text: {last:?}) on {}", self.url().await);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the path is `path`.
+    pub async fn wait_path(&self, path: &str) -> Result<()> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(url) = self.client.current_url().await
+                && url.path() == path
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("never reached {path}; at {}", self.url().await);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) -> Result<()> {
+        let el = self.find(css).await?;
+        el.clear().await?;
+        el.send_keys(text).await.with_context(|| format!("typing into {css}"))
+    }
+
+    pub async fn click(&self, css: &str) -> Result<()> {
+        self.find(css).await?.click().await.with_context(|| format!("clicking {css}"))
+    }
+
+    pub async fn screenshot(&self, name: &str) -> Result<()> {
+        let png = self.client.screenshot().await?;
+        std::fs::write(artifacts_dir().join(format!("{name}.png")), png)?;
+        Ok(())
+    }
+
+    async fn url(&self) -> String {
+        self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default()
+    }
+}

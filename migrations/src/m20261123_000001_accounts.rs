@@ -82,10 +82,9 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        for (name, col) in [
-            ("idx_refresh_tokens_family", RefreshTokens::Family),
-            ("idx_refresh_tokens_user", RefreshTokens::UserId),
-        ] {
+        for (name, col) in
+            [("idx_refresh_tokens_family", RefreshTokens::Family), ("idx_refresh_tokens_user", RefreshTokens::UserId)]
+        {
             m.create_index(Index::create().name(name).table(RefreshTokens::Table).col(col).to_owned()).await?;
         }
 

@@ -145,8 +145,7 @@ mod tests {
         };
         expect![[r#"{"error":{"code":"validation","message":"some fields are invalid","fields":{"email":"not an email address"}}}"#]]
             .assert_eq(&serde_json::to_string(&body).unwrap());
-        let no_fields: ErrorBody =
-            serde_json::from_str(r#"{"error":{"code":"not_found","message":"x"}}"#).unwrap();
+        let no_fields: ErrorBody = serde_json::from_str(r#"{"error":{"code":"not_found","message":"x"}}"#).unwrap();
         assert!(no_fields.error.fields.is_empty());
     }
 

@@ -135,11 +135,7 @@ impl Default for Settings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            public_url: None,
-            body_limit: 64 * 1024,
-        }
+        Self { bind: SocketAddr::from(([127, 0, 0, 1], 8080)), public_url: None, body_limit: 64 * 1024 }
     }
 }
 
@@ -166,9 +162,8 @@ impl Default for LogSettings {
 impl Settings {
     /// Defaults ← `callplat.toml` (or `$CALLPLAT_CONFIG`) ← `CALLPLAT_*` ← well-known variables.
     pub fn load() -> anyhow::Result<Self> {
-        let file = std::env::var_os("CALLPLAT_CONFIG")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("callplat.toml"));
+        let file =
+            std::env::var_os("CALLPLAT_CONFIG").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("callplat.toml"));
         let mut settings: Settings = Figment::new()
             .merge(Toml::file(&file))
             .merge(Env::prefixed("CALLPLAT_").split("__").ignore(&["config"]))

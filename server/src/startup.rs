@@ -51,9 +51,8 @@ impl App {
         let keys = TokenKeys::new(&secret, &a.issuer, &a.audience, a.access_ttl_secs);
         let limiter = LoginLimiter::new(a.login_per_ip_per_minute, a.login_per_account_per_minute);
 
-        let listener = TcpListener::bind(settings.http.bind)
-            .await
-            .with_context(|| format!("binding {}", settings.http.bind))?;
+        let listener =
+            TcpListener::bind(settings.http.bind).await.with_context(|| format!("binding {}", settings.http.bind))?;
         let state = AppState::new(Inner { db, keys, settings, limiter });
         let router = http::router(state.clone());
         Ok(Self { listener, router, state })
@@ -100,8 +99,7 @@ async fn shutdown_signal() {
 
 /// Creates the admin account unless it exists. A generated password is printed once, here.
 async fn seed_admin(db: &Db, seed: &AdminSeed) -> anyhow::Result<()> {
-    let email = Email::parse(&seed.email)
-        .map_err(|e| anyhow::anyhow!("ADMIN_EMAIL {:?} {e}", seed.email))?;
+    let email = Email::parse(&seed.email).map_err(|e| anyhow::anyhow!("ADMIN_EMAIL {:?} {e}", seed.email))?;
     if db.credentials_by_email(&email).await?.is_some() {
         tracing::info!(email = email.as_str(), "admin account exists");
         return Ok(());
@@ -116,7 +114,11 @@ async fn seed_admin(db: &Db, seed: &AdminSeed) -> anyhow::Result<()> {
     let new = NewUser { email: &email, display_name: &name, password_hash: &hash.0, role: Role::Admin };
     db.create_user(new, chrono::Utc::now()).await?.map_err(|_| anyhow::anyhow!("admin email taken"))?;
     if generated {
-        println!("\n  Admin account created. Log in with:\n    email:    {}\n    password: {}\n  (shown once; change it on the Profile page)\n", email.as_str(), hash.1);
+        println!(
+            "\n  Admin account created. Log in with:\n    email:    {}\n    password: {}\n  (shown once; change it on the Profile page)\n",
+            email.as_str(),
+            hash.1
+        );
     } else {
         println!("\n  Admin account created: {} (password from ADMIN_PASSWORD)\n", email.as_str());
     }

@@ -102,8 +102,7 @@ fn target_dir() -> Result<PathBuf> {
         .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
         .output()
         .map_err(|e| e.to_string())?;
-    let meta: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
     meta["target_directory"].as_str().map(PathBuf::from).ok_or_else(|| "cargo metadata: no target_directory".into())
 }
 
@@ -166,7 +165,15 @@ fn test() -> Result<()> {
 
 fn compile_tests() -> Result<Vec<TestBinary>> {
     let mut child = cargo()
-        .args(["test", "--workspace", "--exclude", "web", "--locked", "--no-run", "--message-format=json-render-diagnostics"])
+        .args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "web",
+            "--locked",
+            "--no-run",
+            "--message-format=json-render-diagnostics",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("could not start cargo: {e}"))?;
@@ -209,10 +216,7 @@ fn run_test_binary(
     let label = format!("{} ({}, {db})", bin.package, bin.kind);
     println!("\n--- {label}");
     let mut cmd = Command::new(&bin.path);
-    cmd.current_dir(&bin.manifest_dir)
-        .env("CARGO_MANIFEST_DIR", &bin.manifest_dir)
-        .args(extra)
-        .stdout(Stdio::piped());
+    cmd.current_dir(&bin.manifest_dir).env("CARGO_MANIFEST_DIR", &bin.manifest_dir).args(extra).stdout(Stdio::piped());
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -243,7 +247,9 @@ fn run_test_binary(
 fn count(summary: &str, what: &str) -> u64 {
     summary
         .split(';')
-        .find_map(|part| part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ").strip_suffix(what.trim_start()))
+        .find_map(|part| {
+            part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ").strip_suffix(what.trim_start())
+        })
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0)
 }

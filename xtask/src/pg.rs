@@ -78,6 +78,8 @@ fn pg_bin() -> Result<PathBuf> {
         .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
         .filter(|p| Path::new(p).join("initdb").exists())
         .collect();
-    found.sort_by_key(|p| p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()));
+    found.sort_by_key(|p| {
+        p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok())
+    });
     found.pop().ok_or_else(|| "no initdb under /usr/lib/postgresql/*/bin".into())
 }

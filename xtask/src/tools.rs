@@ -99,18 +99,26 @@ fn ensure_wasm_target() -> Result<()> {
     sh(command("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
 }
 
-/// The CLI must be exactly the `wasm-bindgen` version in Cargo.lock.
+/// The CLI must be exactly the `wasm-bindgen` version in Cargo.lock, and Trunk.toml must name
+/// the same one (Trunk refuses any other in offline mode).
 fn wasm_bindgen_version() -> Result<String> {
     let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("reading Cargo.lock: {e}"))?;
     let mut lines = lock.lines();
+    let mut locked = None;
     while let Some(line) = lines.next() {
-        if line == r#"name = "wasm-bindgen""# {
-            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
-                return Ok(v.trim_end_matches('"').to_string());
-            }
+        if line == r#"name = "wasm-bindgen""#
+            && let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            locked = Some(v.trim_end_matches('"').to_string());
+            break;
         }
     }
-    Err("Cargo.lock has no wasm-bindgen".into())
+    let locked = locked.ok_or("Cargo.lock has no wasm-bindgen")?;
+    let trunk = std::fs::read_to_string(root().join("Trunk.toml")).map_err(|e| format!("reading Trunk.toml: {e}"))?;
+    if !trunk.lines().any(|l| l.replace(' ', "") == format!("wasm_bindgen=\"{locked}\"")) {
+        return Err(format!("Trunk.toml's [tools] wasm_bindgen must be \"{locked}\", the version in Cargo.lock"));
+    }
+    Ok(locked)
 }
 
 fn ensure_cargo_tool(bin: &str, version: &str, install_args: &[&str]) -> Result<()> {

@@ -14,9 +14,10 @@ use cookie::{Cookie, SameSite};
 use protocol::api;
 
 use super::{
-    AppState, to_wire_user,
+    AppState,
     error::ApiError,
     extract::{AuthUser, Json},
+    to_wire_user,
 };
 use crate::{
     auth::{password, refresh},
@@ -44,8 +45,7 @@ async fn signup(
 ) -> Result<impl IntoResponse, ApiError> {
     let mut fields = BTreeMap::new();
     let email = Email::parse(&req.email).map_err(|e| fields.insert("email".into(), e.into())).ok();
-    let name =
-        DisplayName::parse(&req.display_name).map_err(|e| fields.insert("display_name".into(), e.into())).ok();
+    let name = DisplayName::parse(&req.display_name).map_err(|e| fields.insert("display_name".into(), e.into())).ok();
     let pass = NewPassword::parse(&req.password).map_err(|e| fields.insert("password".into(), e.into())).ok();
     let (Some(email), Some(name), Some(pass)) = (email, name, pass) else {
         return Err(ApiError::Validation(fields));
@@ -103,10 +103,7 @@ async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Result<im
         }
         Rotation::Reused => {
             tracing::warn!("a rotated refresh token was presented again; its session family is revoked");
-            return Ok((
-                clear(),
-                ApiError::Unauthenticated("this session was ended for your safety: sign in again"),
-            )
+            return Ok((clear(), ApiError::Unauthenticated("this session was ended for your safety: sign in again"))
                 .into_response());
         }
         Rotation::Disabled => return Ok((clear(), ApiError::AccountDisabled).into_response()),
@@ -220,5 +217,7 @@ async fn hash_blocking(pass: NewPassword) -> Result<String, ApiError> {
 }
 
 async fn verify_blocking(given: String, stored: String) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || password::verify(&given, &stored)).await.map_err(|e| ApiError::Internal(e.into()))
+    tokio::task::spawn_blocking(move || password::verify(&given, &stored))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))
 }

@@ -1,24 +1,19 @@
 //! Administration of accounts. Every route here takes `AdminUser`, so users get 403.
 
-use axum::{
-    Router,
-    extract::State,
-    routing::get,
-};
+use axum::{Router, extract::State, routing::get};
 use chrono::Utc;
 use protocol::{api, limits::PAGE_MAX};
 
 use super::{
-    AppState, to_wire_user,
+    AppState,
     error::ApiError,
     extract::{AdminUser, Json, Path, Query},
+    to_wire_user,
 };
 use crate::domain::UserId;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/users", get(list_users))
-        .route("/admin/users/{id}", get(get_user).patch(update_user))
+    Router::new().route("/admin/users", get(list_users)).route("/admin/users/{id}", get(get_user).patch(update_user))
 }
 
 async fn list_users(

@@ -68,9 +68,7 @@ impl ApiError {
         match self {
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, codes::VALIDATION),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, codes::BAD_REQUEST),
-            Self::UnsupportedMediaType => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, codes::UNSUPPORTED_MEDIA_TYPE)
-            }
+            Self::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, codes::UNSUPPORTED_MEDIA_TYPE),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, codes::PAYLOAD_TOO_LARGE),
             Self::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, codes::UNAUTHENTICATED),
             Self::TokenExpired => (StatusCode::UNAUTHORIZED, codes::TOKEN_EXPIRED),

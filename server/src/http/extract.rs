@@ -53,11 +53,8 @@ impl FromRequestParts<AppState> for AuthUser {
             TokenError::Expired => ApiError::TokenExpired,
             TokenError::Invalid => ApiError::Unauthenticated("the access token is not valid"),
         })?;
-        let user = state
-            .db
-            .user_by_id(claims.user)
-            .await?
-            .ok_or(ApiError::Unauthenticated("the account no longer exists"))?;
+        let user =
+            state.db.user_by_id(claims.user).await?.ok_or(ApiError::Unauthenticated("the account no longer exists"))?;
         if user.disabled {
             return Err(ApiError::AccountDisabled);
         }

@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait,
     ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
     sea_query::{Expr, SimpleExpr},
 };
 
@@ -80,8 +81,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Rotation> {
         let txn = self.conn.begin().await?;
-        let Some(row) = tokens::Entity::find().filter(tokens::Column::TokenHash.eq(presented)).one(&txn).await?
-        else {
+        let Some(row) = tokens::Entity::find().filter(tokens::Column::TokenHash.eq(presented)).one(&txn).await? else {
             return Ok(Rotation::Unknown);
         };
         if row.revoked_at.is_some() {

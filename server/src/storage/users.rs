@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    SqlErr, TransactionTrait,
+    ActiveModelTrait,
     ActiveValue::{NotSet, Set},
+    ColumnTrait, Condition, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder, SqlErr, TransactionTrait,
     sea_query::{Expr, Func},
 };
 

@@ -61,12 +61,16 @@ async fn signup_refuses_bad_fields_and_writes_nothing() {
     }
     // Every field wrong at once: all three reported.
     let (status, err) =
-        status_json(app.post("/api/auth/signup", json!({"email": "x", "password": "y", "display_name": ""})).await).await;
+        status_json(app.post("/api/auth/signup", json!({"email": "x", "password": "y", "display_name": ""})).await)
+            .await;
     let fields = assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation");
     assert_eq!(fields.len(), 3, "{err}");
 
     // Missing and mistyped fields are malformed requests.
-    for body in [json!({"email": "a@example.com", "password": PASSWORD}), json!({"email": 1, "password": PASSWORD, "display_name": "x"})] {
+    for body in [
+        json!({"email": "a@example.com", "password": PASSWORD}),
+        json!({"email": 1, "password": PASSWORD, "display_name": "x"}),
+    ] {
         let (status, err) = status_json(app.post("/api/auth/signup", body).await).await;
         assert_error(status, &err, StatusCode::BAD_REQUEST, "bad_request");
     }
@@ -194,9 +198,13 @@ async fn change_password_revokes_other_sessions() {
     let other_device = session_of(app.login("p@example.com", PASSWORD).await).await;
 
     let body = |current: &str, new: &str| json!({"current_password": current, "new_password": new});
-    let (status, err) =
-        status_json(app.send_auth(Method::POST, "/api/me/password", &s.access, body("wrong one!!", "new password 1")).await).await;
-    assert!(assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation").contains_key("current_password"));
+    let (status, err) = status_json(
+        app.send_auth(Method::POST, "/api/me/password", &s.access, body("wrong one!!", "new password 1")).await,
+    )
+    .await;
+    assert!(
+        assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation").contains_key("current_password")
+    );
     let (status, err) =
         status_json(app.send_auth(Method::POST, "/api/me/password", &s.access, body(PASSWORD, "short")).await).await;
     assert!(assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation").contains_key("new_password"));

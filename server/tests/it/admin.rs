@@ -31,7 +31,11 @@ async fn users_get_403_on_every_admin_route() {
 #[tokio::test]
 async fn list_and_search_users() {
     let app = spawn_app().await;
-    for (email, name) in [("ada@example.com", "Ada Lovelace"), ("grace@example.com", "Grace Hopper"), ("alan@example.org", "Alan 100%_Turing")] {
+    for (email, name) in [
+        ("ada@example.com", "Ada Lovelace"),
+        ("grace@example.com", "Grace Hopper"),
+        ("alan@example.org", "Alan 100%_Turing"),
+    ] {
         assert_eq!(app.signup(email, name).await.status(), StatusCode::CREATED);
     }
     let admin = app.admin().await;
@@ -90,7 +94,9 @@ async fn disabled_users_cannot_log_in_refresh_or_use_their_token() {
     assert_eq!(app.refresh(&user.refresh).await.status(), StatusCode::UNAUTHORIZED);
 
     // Enabled again: logging in works; the revoked session stays revoked.
-    let r = app.send_auth(Method::PATCH, &format!("/api/admin/users/{id}"), &admin.access, json!({"disabled": false})).await;
+    let r = app
+        .send_auth(Method::PATCH, &format!("/api/admin/users/{id}"), &admin.access, json!({"disabled": false}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(app.login("d@example.com", PASSWORD).await.status(), StatusCode::OK);
     assert_eq!(app.refresh(&user.refresh).await.status(), StatusCode::UNAUTHORIZED);
@@ -102,16 +108,21 @@ async fn admin_edge_cases() {
     let admin = app.admin().await;
     let admin_id = admin.user["id"].as_i64().unwrap();
     let (status, err) = status_json(
-        app.send_auth(Method::PATCH, &format!("/api/admin/users/{admin_id}"), &admin.access, json!({"disabled": true})).await,
+        app.send_auth(Method::PATCH, &format!("/api/admin/users/{admin_id}"), &admin.access, json!({"disabled": true}))
+            .await,
     )
     .await;
     assert_error(status, &err, StatusCode::CONFLICT, "conflict");
-    let (status, err) =
-        status_json(app.send_auth(Method::PATCH, "/api/admin/users/424242", &admin.access, json!({"disabled": true})).await).await;
+    let (status, err) = status_json(
+        app.send_auth(Method::PATCH, "/api/admin/users/424242", &admin.access, json!({"disabled": true})).await,
+    )
+    .await;
     assert_error(status, &err, StatusCode::NOT_FOUND, "not_found");
     let (status, err) = status_json(app.get_auth("/api/admin/users/abc", &admin.access).await).await;
     assert_error(status, &err, StatusCode::BAD_REQUEST, "bad_request");
-    let (status, err) =
-        status_json(app.send_auth(Method::PATCH, "/api/admin/users/1", &admin.access, json!({"disabled": "yes"})).await).await;
+    let (status, err) = status_json(
+        app.send_auth(Method::PATCH, "/api/admin/users/1", &admin.access, json!({"disabled": "yes"})).await,
+    )
+    .await;
     assert_error(status, &err, StatusCode::BAD_REQUEST, "bad_request");
 }

@@ -135,7 +135,12 @@ pub fn refresh_cookie(r: &Response) -> Option<String> {
 
 /// Asserts the status and the stable error code, and returns the field reasons.
 #[track_caller]
-pub fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, want_code: &str) -> BTreeMap<String, String> {
+pub fn assert_error(
+    status: StatusCode,
+    body: &Value,
+    want_status: StatusCode,
+    want_code: &str,
+) -> BTreeMap<String, String> {
     assert_eq!(status, want_status, "body: {body}");
     assert_eq!(body["error"]["code"], want_code, "body: {body}");
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "a message: {body}");

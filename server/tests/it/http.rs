@@ -35,7 +35,14 @@ async fn malformed_bodies_get_clear_errors() {
     assert_error(status, &err, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
 
     let huge = format!(r#"{{"email":"a@example.com","password":"{}","display_name":"x"}}"#, "p".repeat(100_000));
-    let r = app.client.post(app.url("/api/auth/signup")).header("content-type", "application/json").body(huge).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/auth/signup"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
     let (status, err) = status_json(r).await;
     assert_error(status, &err, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
 }

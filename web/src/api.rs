@@ -1,0 +1,115 @@
+//! REST calls, typed with `protocol::api`. The only module that speaks HTTP.
+
+use std::collections::BTreeMap;
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use protocol::api;
+use serde::{Serialize, de::DeserializeOwned};
+
+/// A failed call: the server's error body, or a stand-in when the network failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub fields: BTreeMap<String, String>,
+}
+
+impl ApiError {
+    fn network(e: impl std::fmt::Display) -> Self {
+        Self {
+            status: 0,
+            code: "network".into(),
+            message: format!("Could not reach the server ({e}). Check your connection and try again."),
+            fields: BTreeMap::new(),
+        }
+    }
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.fields.get(name).cloned()
+    }
+}
+
+async fn read<T: DeserializeOwned>(resp: Response) -> Result<T, ApiError> {
+    if resp.ok() {
+        return resp.json::<T>().await.map_err(ApiError::network);
+    }
+    let status = resp.status();
+    match resp.json::<api::ErrorBody>().await {
+        Ok(body) => Err(ApiError {
+            status,
+            code: body.error.code,
+            message: capitalise(&body.error.message),
+            fields: body.error.fields,
+        }),
+        Err(_) => Err(ApiError {
+            status,
+            code: "http".into(),
+            message: format!("The server answered {status} {}.", resp.status_text()),
+            fields: BTreeMap::new(),
+        }),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+fn authed(req: RequestBuilder, token: Option<&str>) -> RequestBuilder {
+    match token {
+        Some(t) => req.header("Authorization", &format!("Bearer {t}")),
+        None => req,
+    }
+}
+
+async fn send_json<B: Serialize, T: DeserializeOwned>(
+    req: RequestBuilder,
+    token: Option<&str>,
+    body: &B,
+) -> Result<T, ApiError> {
+    let resp = authed(req, token).json(body).map_err(ApiError::network)?.send().await.map_err(ApiError::network)?;
+    read(resp).await
+}
+
+async fn get<T: DeserializeOwned>(req: RequestBuilder, token: &str) -> Result<T, ApiError> {
+    read(authed(req, Some(token)).send().await.map_err(ApiError::network)?).await
+}
+
+pub async fn signup(req: &api::SignupRequest) -> Result<api::Session, ApiError> {
+    send_json(Request::post("/api/auth/signup"), None, req).await
+}
+
+pub async fn login(req: &api::LoginRequest) -> Result<api::Session, ApiError> {
+    send_json(Request::post("/api/auth/login"), None, req).await
+}
+
+/// Uses the `HttpOnly` refresh cookie, which the browser sends by itself.
+pub async fn refresh() -> Result<api::Session, ApiError> {
+    read(Request::post("/api/auth/refresh").send().await.map_err(ApiError::network)?).await
+}
+
+pub async fn logout() -> Result<(), ApiError> {
+    let resp = Request::post("/api/auth/logout").send().await.map_err(ApiError::network)?;
+    if resp.ok() { Ok(()) } else { read::<()>(resp).await }
+}
+
+pub async fn update_profile(token: String, req: api::UpdateProfile) -> Result<api::User, ApiError> {
+    send_json(Request::patch("/api/me"), Some(&token), &req).await
+}
+
+pub async fn change_password(token: String, req: api::ChangePassword) -> Result<api::Session, ApiError> {
+    send_json(Request::post("/api/me/password"), Some(&token), &req).await
+}
+
+pub async fn list_users(token: String, q: String, page: u32) -> Result<api::Page<api::User>, ApiError> {
+    let page = page.to_string();
+    get(
+        Request::get("/api/admin/users").query([("q", q.as_str()), ("page", page.as_str()), ("per_page", "20")]),
+        &token,
+    )
+    .await
+}
+
+pub async fn set_disabled(token: String, id: i64, disabled: bool) -> Result<api::User, ApiError> {
+    send_json(Request::patch(&format!("/api/admin/users/{id}")), Some(&token), &api::AdminUpdateUser { disabled }).await
+}

@@ -1,0 +1,97 @@
+use leptos::{prelude::*, task::spawn_local};
+use protocol::api;
+
+use crate::{api as rest, api::ApiError, session::Auth};
+
+#[component]
+pub fn Admin() -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    if !auth.is_admin() {
+        return view! {
+            <section class="card"><h1>"Administration"</h1>
+            <div class="banner error" id="error-banner">"This page needs an administrator."</div></section>
+        }
+        .into_any();
+    }
+    let q = RwSignal::new(String::new());
+    let page = RwSignal::new(1u32);
+    let data: RwSignal<Option<api::Page<api::User>>> = RwSignal::new(None);
+    let error: RwSignal<Option<ApiError>> = RwSignal::new(None);
+
+    let load = move || {
+        let (query, p) = (q.get_untracked(), page.get_untracked());
+        spawn_local(async move {
+            match auth.call(|t| rest::list_users(t, query.clone(), p)).await {
+                Ok(d) => {
+                    data.set(Some(d));
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    load();
+
+    let toggle = move |user: api::User| {
+        spawn_local(async move {
+            match auth.call(|t| rest::set_disabled(t, user.id, !user.disabled)).await {
+                Ok(updated) => data.update(|d| {
+                    if let Some(d) = d {
+                        for u in d.items.iter_mut().filter(|u| u.id == updated.id) {
+                            *u = updated.clone();
+                        }
+                    }
+                }),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let me = auth.user().map(|u| u.id);
+
+    view! {
+        <section class="card">
+            <h1>"Users"</h1>
+            <form class="search" on:submit=move |ev| { ev.prevent_default(); page.set(1); load(); }>
+                <input type="search" id="user-search" placeholder="Search by name or email" bind:value=q/>
+                <button type="submit" id="search">"Search"</button>
+            </form>
+            {move || error.get().map(|e| view! { <div class="banner error" role="alert" id="error-banner">{e.message}</div> })}
+            <div class="table-wrap">
+                <table class="users">
+                    <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Status"</th><th></th></tr></thead>
+                    <tbody>
+                        <For each=move || data.get().map(|d| d.items).unwrap_or_default() key=|u| (u.id, u.disabled, u.display_name.clone()) let(user)>
+                            <tr data-email=user.email.clone() class:disabled=user.disabled>
+                                <td>{user.display_name.clone()}</td>
+                                <td>{user.email.clone()}</td>
+                                <td>{if user.role == api::Role::Admin { "admin" } else { "user" }}</td>
+                                <td class="status">{if user.disabled { "disabled" } else { "active" }}</td>
+                                <td>
+                                    {(Some(user.id) != me).then(|| {
+                                        let u = user.clone();
+                                        view! {
+                                            <button class="toggle" on:click=move |_| toggle(u.clone())>
+                                                {if user.disabled { "Enable" } else { "Disable" }}
+                                            </button>
+                                        }
+                                    })}
+                                </td>
+                            </tr>
+                        </For>
+                    </tbody>
+                </table>
+            </div>
+            {move || data.get().map(|d| {
+                let pages = d.total.div_ceil(u64::from(d.per_page)).max(1);
+                view! {
+                    <div class="pager">
+                        <button disabled=move || page.get() <= 1 on:click=move |_| { page.update(|p| *p -= 1); load(); }>"‹ Previous"</button>
+                        <span id="page-info">{format!("Page {} of {pages} · {} {}", d.page, d.total, if d.total == 1 { "user" } else { "users" })}</span>
+                        <button disabled={move || u64::from(page.get()) >= pages} on:click=move |_| { page.update(|p| *p += 1); load(); }>"Next ›"</button>
+                    </div>
+                }
+            })}
+        </section>
+    }
+    .into_any()
+}
