@@ -150,7 +150,7 @@ fn test() -> Result<()> {
     let cluster = pg::Cluster::start()?;
     step("storage + API tests again, database: PostgreSQL");
     let url = cluster.url();
-    for bin in binaries.iter().filter(|b| b.package == "server") {
+    for bin in binaries.iter().filter(|b| b.package == "server" && b.kind == "test") {
         run_test_binary(bin, &[("TEST_DATABASE_URL", url.as_ref())], &[], "postgres", &mut tally)?;
     }
     drop(cluster);

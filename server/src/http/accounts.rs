@@ -9,7 +9,7 @@ use axum::{
     response::{AppendHeaders, IntoResponse},
     routing::{get, post},
 };
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use cookie::{Cookie, SameSite};
 use protocol::api;
 
@@ -90,9 +90,7 @@ async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Result<im
     let Some(presented) = refresh_cookie(&headers) else {
         return Err(ApiError::Unauthenticated("no session: sign in"));
     };
-    let now = Utc::now();
-    let token = refresh::generate();
-    let expires = now + chrono::Duration::seconds(state.settings.auth.refresh_ttl_secs as i64);
+    let (token, expires, now) = new_refresh_token(&state);
     let rotation =
         state.db.rotate_session(&refresh::digest(&presented), &refresh::digest(&token), expires, now).await?;
     let clear = || AppendHeaders([(header::SET_COOKIE, clear_cookie(&state))]);
@@ -152,9 +150,7 @@ async fn change_password(
         return Err(ApiError::field("current_password", "is not your current password"));
     }
     let hash = hash_blocking(new).await?;
-    let now = Utc::now();
-    let token = refresh::generate();
-    let expires = now + chrono::Duration::seconds(state.settings.auth.refresh_ttl_secs as i64);
+    let (token, expires, now) = new_refresh_token(&state);
     state.db.change_password(user.id, &hash, &refresh::digest(&token), expires, now).await?;
     tracing::info!(user = %user.id, "password changed; other sessions revoked");
     let session = access(&state, user)?;
@@ -163,11 +159,16 @@ async fn change_password(
 
 /// A new session family for `user`: the refresh cookie and the access token.
 async fn start_session(state: &AppState, user: User) -> Result<(String, api::Session), ApiError> {
-    let now = Utc::now();
-    let token = refresh::generate();
-    let expires = now + chrono::Duration::seconds(state.settings.auth.refresh_ttl_secs as i64);
+    let (token, expires, now) = new_refresh_token(state);
     state.db.start_session(user.id, &refresh::new_family(), &refresh::digest(&token), expires, now).await?;
     Ok((session_cookie(state, &token), access(state, user)?))
+}
+
+/// A new refresh token, when it expires, and now.
+fn new_refresh_token(state: &AppState) -> (String, DateTime<Utc>, DateTime<Utc>) {
+    let now = Utc::now();
+    let ttl = i64::try_from(state.settings.auth.refresh_ttl_secs).unwrap_or(i64::MAX / 1000);
+    (refresh::generate(), now + chrono::Duration::seconds(ttl), now)
 }
 
 fn access(state: &AppState, user: User) -> Result<api::Session, ApiError> {
