@@ -88,6 +88,53 @@ pub struct AdminUpdateUser {
     pub disabled: bool,
 }
 
+/// An ICE server for `RTCPeerConnection`: STUN, or TURN with short-lived credentials.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// `GET /api/ice-servers`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IceServers {
+    pub ice_servers: Vec<IceServer>,
+    /// Seconds the TURN credentials stay valid (absent without TURN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u64>,
+}
+
+/// A person one can call: `GET /api/directory?q=` and `GET /api/contacts/recent`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Contact {
+    pub id: i64,
+    pub display_name: String,
+    pub email: String,
+    pub online: bool,
+}
+
+/// `GET /api/calls` items: the signed-in user's call history, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CallRecord {
+    pub id: String,
+    /// `outgoing` or `incoming`, from the signed-in user's side.
+    pub direction: String,
+    pub peer: Option<Contact>,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub answered_at: Option<String>,
+    pub ended_at: Option<String>,
+    /// Talk time in whole seconds (0 when never answered).
+    pub duration_secs: u64,
+    /// Stable end cause code; absent while the call is live.
+    pub cause: Option<String>,
+    /// The cause in words.
+    pub cause_text: Option<String>,
+}
+
 /// `GET /healthz`, `GET /readyz`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Health {

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod limits;
+pub mod ws;
 
 /// Bumped on any incompatible change to the messages in this crate.
 pub const PROTOCOL_VERSION: u32 = 1;

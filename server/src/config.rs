@@ -25,6 +25,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    pub calls: CallSettings,
+    pub ice: IceSettings,
     /// The admin account created at start-up if it does not exist yet.
     pub admin: Option<AdminSeed>,
 }
@@ -38,6 +40,32 @@ pub struct HttpSettings {
     pub public_url: Option<String>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Origins allowed to open the WebSocket, besides the server's own (`Host`) and `public_url`.
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallSettings {
+    /// How long a call rings before it ends with `no_answer`.
+    pub ring_timeout_secs: u64,
+    /// How long a device whose socket dropped has to come back before its call ends.
+    pub reconnect_grace_secs: u64,
+    /// A socket with no traffic (pongs included) for this long is dead.
+    pub ws_idle_timeout_secs: u64,
+    /// Messages a socket may send per second (bursts of twice that are allowed).
+    pub ws_messages_per_second: u32,
+}
+
+/// STUN/TURN servers handed to browsers. With `turn_secret`, clients get short-lived TURN
+/// credentials per the TURN REST API (coturn's `use-auth-secret` / `static-auth-secret`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IceSettings {
+    pub stun_urls: Vec<String>,
+    pub turn_urls: Vec<String>,
+    pub turn_secret: Option<Secret>,
+    pub turn_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -128,6 +156,8 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             auth: AuthSettings::default(),
             log: LogSettings::default(),
+            calls: CallSettings::default(),
+            ice: IceSettings::default(),
             admin: None,
         }
     }
@@ -135,7 +165,12 @@ impl Default for Settings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { bind: SocketAddr::from(([127, 0, 0, 1], 8080)), public_url: None, body_limit: 64 * 1024 }
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            body_limit: 64 * 1024,
+            allowed_origins: vec![],
+        }
     }
 }
 
@@ -150,6 +185,18 @@ impl Default for AuthSettings {
             login_per_ip_per_minute: 30,
             login_per_account_per_minute: 10,
         }
+    }
+}
+
+impl Default for CallSettings {
+    fn default() -> Self {
+        Self { ring_timeout_secs: 45, reconnect_grace_secs: 20, ws_idle_timeout_secs: 30, ws_messages_per_second: 20 }
+    }
+}
+
+impl Default for IceSettings {
+    fn default() -> Self {
+        Self { stun_urls: vec![], turn_urls: vec![], turn_secret: None, turn_ttl_secs: 3600 }
     }
 }
 

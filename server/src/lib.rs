@@ -1,9 +1,12 @@
 //! The platform's server. See `ARCHITECTURE.md` for the map.
 
 pub mod auth;
+pub mod call;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod ids;
+pub mod signaling;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -1,7 +1,7 @@
 //! The application as a value: `App::build(settings)` connects, migrates, seeds and binds;
 //! `port()` says where; `run_until_stopped()` serves until Ctrl-C or SIGTERM.
 
-use std::{future::Future, net::SocketAddr, path::Path};
+use std::{future::Future, net::SocketAddr, path::Path, time::Duration};
 
 use anyhow::Context;
 use rand::{Rng, distributions::Alphanumeric};
@@ -9,9 +9,11 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::{password, tokens::TokenKeys},
+    call::CallConfig,
     config::{AdminSeed, Settings},
     domain::{DisplayName, Email, Role},
     http::{self, AppState, Inner, limiter::LoginLimiter},
+    signaling::Hub,
     storage::{Db, NewUser},
 };
 
@@ -53,7 +55,17 @@ impl App {
 
         let listener =
             TcpListener::bind(settings.http.bind).await.with_context(|| format!("binding {}", settings.http.bind))?;
-        let state = AppState::new(Inner { db, keys, settings, limiter });
+        let orphans = db.end_orphaned_calls("server_restart", chrono::Utc::now()).await?;
+        if orphans > 0 {
+            tracing::warn!(orphans, "closed the records of calls that were live when the server stopped");
+        }
+        let c = &settings.calls;
+        let call_config = CallConfig {
+            ring_timeout: Duration::from_secs(c.ring_timeout_secs),
+            reconnect_grace: Duration::from_secs(c.reconnect_grace_secs),
+        };
+        let hub = Hub::new(db.clone(), call_config);
+        let state = AppState::new(Inner { db, keys, settings, limiter, hub });
         let router = http::router(state.clone());
         Ok(Self { listener, router, state })
     }
@@ -77,7 +89,19 @@ impl App {
 
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(stop).await
+        // Forgets devices whose grace ran out and calls that finished.
+        let hub = self.state.hub.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                hub.sweep();
+            }
+        });
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(stop).await;
+        sweeper.abort();
+        self.state.hub.wait_idle(Duration::from_secs(2)).await;
+        served
     }
 }
 

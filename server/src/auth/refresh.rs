@@ -22,9 +22,7 @@ pub fn digest(token: &str) -> String {
 
 /// A family id: random, so it says nothing about the user or the time.
 pub fn new_family() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    crate::ids::random(16)
 }
 
 #[cfg(test)]

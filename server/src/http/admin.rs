@@ -63,6 +63,9 @@ async fn update_user(
         .set_disabled(admin.id, id, req.disabled, Utc::now())
         .await?
         .ok_or(ApiError::NotFound("no such user"))?;
+    if req.disabled {
+        state.hub.kick(id);
+    }
     tracing::info!(admin = %admin.id, user = %id, disabled = req.disabled, "account status changed");
     Ok(Json(to_wire_user(&user)))
 }

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod calls;
 pub mod error;
 pub mod extract;
 pub mod limiter;
@@ -38,6 +39,7 @@ pub struct Inner {
     pub keys: TokenKeys,
     pub settings: Settings,
     pub limiter: limiter::LoginLimiter,
+    pub hub: std::sync::Arc<crate::signaling::Hub>,
 }
 
 impl std::ops::Deref for AppState {
@@ -59,6 +61,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(accounts::router())
         .merge(admin::router())
+        .merge(calls::router())
         .fallback(|| async { ApiError::NotFound("no such API endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::BadRequest("this method is not allowed on this endpoint".into())
@@ -67,6 +70,7 @@ pub fn router(state: AppState) -> Router {
 
     let mut app = Router::new()
         .nest("/api", api)
+        .route("/ws", get(crate::signaling::ws::upgrade))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state.clone());

@@ -1,12 +1,14 @@
 //! Persistence. **The only module that imports `sea_orm`.** It speaks domain types in and out;
 //! rows (`entities`) never leave it. Every multi-row change runs in one transaction.
 
+mod calls;
 mod entities;
 mod sessions;
 mod users;
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
+pub use calls::CallSummary;
 pub use sessions::Rotation;
 pub use users::NewUser;
 

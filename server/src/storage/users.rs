@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder, SqlErr, TransactionTrait,
+    ColumnTrait, Condition, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    TransactionTrait,
     sea_query::{Expr, Func},
 };
 
@@ -142,6 +143,25 @@ impl Db {
         let after = users::Entity::find_by_id(id.0).one(&txn).await?;
         txn.commit().await?;
         Ok(after.map(to_user))
+    }
+
+    /// People one can call: enabled accounts other than `me` whose name or email contains `q`,
+    /// by name, at most `limit`.
+    pub async fn directory(&self, me: UserId, q: &str, limit: u64) -> Result<Vec<User>> {
+        let lower = |c: users::Column| Expr::expr(Func::lower(Expr::col(c)));
+        let rows = users::Entity::find()
+            .filter(users::Column::Disabled.eq(false))
+            .filter(users::Column::Id.ne(me.0))
+            .filter(
+                Condition::any()
+                    .add(lower(users::Column::Email).like(like_contains(q)))
+                    .add(lower(users::Column::DisplayName).like(like_contains(q))),
+            )
+            .order_by_asc(users::Column::DisplayName)
+            .limit(limit)
+            .all(&self.conn)
+            .await?;
+        Ok(rows.into_iter().map(to_user).collect())
     }
 
     /// Users whose email or display name contains `q` (case-insensitive), oldest first.

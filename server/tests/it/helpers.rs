@@ -151,3 +151,77 @@ pub async fn status_json(r: Response) -> (StatusCode, Value) {
     let status = r.status();
     (status, r.json().await.unwrap_or(Value::Null))
 }
+
+/// A signaling WebSocket as a browser tab would hold it.
+pub struct Ws {
+    stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    pub device: String,
+}
+
+impl TestApp {
+    pub fn ws_url(&self) -> String {
+        format!("{}/ws", self.base.replace("http://", "ws://"))
+    }
+
+    /// Connects and says hello; returns once `welcome` arrived.
+    pub async fn ws(&self, token: &str) -> Ws {
+        self.ws_resume(token, None).await
+    }
+
+    pub async fn ws_resume(&self, token: &str, resume: Option<&str>) -> Ws {
+        let (stream, _) = tokio_tungstenite::connect_async(self.ws_url()).await.expect("ws connect");
+        let mut ws = Ws { stream, device: String::new() };
+        ws.send(json!({"type": "hello", "version": 1, "token": token, "resume": resume})).await;
+        let welcome = ws.expect("welcome").await;
+        ws.device = welcome["device_id"].as_str().expect("device_id").to_string();
+        ws
+    }
+}
+
+impl Ws {
+    pub async fn raw(app: &TestApp) -> Self {
+        let (stream, _) = tokio_tungstenite::connect_async(app.ws_url()).await.expect("ws connect");
+        Ws { stream, device: String::new() }
+    }
+
+    pub async fn send(&mut self, msg: Value) {
+        use futures_util::SinkExt;
+        self.stream.send(tokio_tungstenite::tungstenite::Message::text(msg.to_string())).await.expect("ws send");
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        use futures_util::SinkExt;
+        self.stream.send(tokio_tungstenite::tungstenite::Message::text(text)).await.expect("ws send");
+    }
+
+    /// The next JSON message, presence updates included; `None` when the socket closed.
+    pub async fn next(&mut self) -> Option<Value> {
+        use futures_util::StreamExt;
+        loop {
+            let frame = tokio::time::timeout(std::time::Duration::from_secs(10), self.stream.next())
+                .await
+                .expect("a message within 10 s");
+            match frame? {
+                Ok(tokio_tungstenite::tungstenite::Message::Text(t)) => return serde_json::from_str(&t).ok(),
+                Ok(tokio_tungstenite::tungstenite::Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    /// Skips messages until one of type `kind` (presence updates and `ringing` are skipped
+    /// silently; anything else skipped is a test failure).
+    pub async fn expect(&mut self, kind: &'static str) -> Value {
+        loop {
+            let msg = self.next().await.unwrap_or_else(|| panic!("socket closed while waiting for {kind}"));
+            if msg["type"] == kind {
+                return msg;
+            }
+            assert!(msg["type"] == "presence" || msg["type"] == "ringing", "waiting for {kind}, got {msg}");
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}

@@ -6,4 +6,5 @@ mod accounts;
 mod admin;
 mod helpers;
 mod http;
+mod signaling;
 mod tokens;

@@ -1,5 +1,7 @@
 //! Table rows as sea-orm sees them. Private to `storage`: nothing outside it sees a `Model`.
 
 pub mod audit_log;
+pub mod call_legs;
+pub mod calls;
 pub mod refresh_tokens;
 pub mod users;

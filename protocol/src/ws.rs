@@ -1,0 +1,182 @@
+//! WebSocket signaling between a browser tab (a *device*) and the server, at `GET /ws`.
+//!
+//! The first message must be `Hello` with an access token (never in the URL, where it would end
+//! up in logs). Every message is one JSON text frame, tagged by `type`.
+
+use serde::{Deserialize, Serialize};
+
+/// Largest text frame the server accepts (SDP with many candidates stays well under it).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// First message on a socket. `resume` is the `device_id` a previous socket of this tab
+    /// was given: a tab that lost its connection gets its calls back.
+    Hello {
+        version: u32,
+        token: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
+    },
+    /// Call a user. `request_id` is the client's, echoed in `Calling` or `Error`.
+    Dial {
+        request_id: String,
+        callee: i64,
+        sdp: String,
+    },
+    Answer {
+        call_id: String,
+        sdp: String,
+    },
+    Reject {
+        call_id: String,
+        reason: RejectReason,
+    },
+    /// Cancel (before answer) or hang up (after).
+    Hangup {
+        call_id: String,
+    },
+    Ice {
+        call_id: String,
+        candidate: IceCandidate,
+    },
+    /// In-call renegotiation, e.g. an ICE restart after a network change.
+    Sdp {
+        call_id: String,
+        description: SessionDescription,
+    },
+    Hold {
+        call_id: String,
+        on: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    Declined,
+    Busy,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IceCandidate {
+    pub candidate: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mline_index: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SdpKind {
+    Offer,
+    Answer,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionDescription {
+    pub kind: SdpKind,
+    pub sdp: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Peer {
+    pub id: i64,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// Answer to `Hello`.
+    Welcome {
+        device_id: String,
+        user: Peer,
+        ice_servers: Vec<crate::api::IceServer>,
+        online: Vec<i64>,
+    },
+    /// Something the client sent was refused; the socket stays open.
+    Error {
+        code: String,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call_id: Option<String>,
+    },
+    /// A user's first device came online, or their last went away.
+    Presence {
+        user_id: i64,
+        online: bool,
+    },
+    /// `Dial` was accepted: this is the call's id.
+    Calling {
+        request_id: String,
+        call_id: String,
+        callee: Peer,
+    },
+    /// At least one of the callee's devices is ringing.
+    Ringing {
+        call_id: String,
+    },
+    Incoming {
+        call_id: String,
+        from: Peer,
+        sdp: String,
+    },
+    /// To the caller: the callee answered with this SDP.
+    Answered {
+        call_id: String,
+        sdp: String,
+    },
+    /// To the callee device whose answer won.
+    Connected {
+        call_id: String,
+    },
+    Ice {
+        call_id: String,
+        candidate: IceCandidate,
+    },
+    Sdp {
+        call_id: String,
+        description: SessionDescription,
+    },
+    Hold {
+        call_id: String,
+        on: bool,
+    },
+    /// The other side's connection dropped; it has a grace period to come back.
+    PeerReconnecting {
+        call_id: String,
+    },
+    PeerReconnected {
+        call_id: String,
+    },
+    /// The call (or this device's part in it) is over. `cause` is a stable code
+    /// (`normal`, `declined`, `busy`, `no_answer`, `unavailable`, `cancelled`,
+    /// `answered_elsewhere`, `connection_lost`, …); `message` says it in words.
+    Ended {
+        call_id: String,
+        cause: String,
+        message: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use expect_test::expect;
+
+    #[test]
+    fn tagged_json() {
+        let m = ClientMsg::Reject { call_id: "c1".into(), reason: RejectReason::Busy };
+        expect![[r#"{"type":"reject","call_id":"c1","reason":"busy"}"#]].assert_eq(&serde_json::to_string(&m).unwrap());
+        let hello: ClientMsg = serde_json::from_str(r#"{"type":"hello","version":1,"token":"t"}"#).unwrap();
+        assert_eq!(hello, ClientMsg::Hello { version: 1, token: "t".into(), resume: None });
+        let e = ServerMsg::Ended { call_id: "c1".into(), cause: "no_answer".into(), message: "No answer".into() };
+        expect![[r#"{"type":"ended","call_id":"c1","cause":"no_answer","message":"No answer"}"#]]
+            .assert_eq(&serde_json::to_string(&e).unwrap());
+    }
+}

@@ -1,0 +1,108 @@
+//! Why a call (or one leg of it) ended.
+//!
+//! An end is an outcome, not a failure, so [`EndCause`] is a value carried by `Event::Ended` and
+//! `Record::Ended`, never an `Err`. Its [`code`](EndCause::code) is what call records store and
+//! what the browser switches on: it is part of our storage format and wire protocol, so a code,
+//! once published, never changes meaning.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EndCause {
+    /// One party hung up on an answered call.
+    Normal,
+    /// The caller hung up before anyone answered.
+    Cancelled,
+    /// The callee turned the call down (on any of their devices).
+    Declined,
+    /// The callee's device said it is busy.
+    Busy,
+    /// Nobody answered before `CallConfig::ring_timeout`.
+    NoAnswer,
+    /// The callee had no device online when dialled, or every ringing device went away.
+    Unavailable,
+    /// Another device of the callee answered. Only ever the cause of a losing *leg*, never of the
+    /// call.
+    AnsweredElsewhere,
+    /// A device of an answered call, or the caller's during ringing, did not come back within
+    /// `CallConfig::reconnect_grace`.
+    ConnectionLost,
+    /// The caller dialled themselves. The shell refuses this before a `Call` exists.
+    SelfCall,
+    /// The callee does not exist. The shell refuses this before a `Call` exists.
+    UnknownUser,
+}
+
+impl EndCause {
+    pub const ALL: [EndCause; 10] = [
+        EndCause::Normal,
+        EndCause::Cancelled,
+        EndCause::Declined,
+        EndCause::Busy,
+        EndCause::NoAnswer,
+        EndCause::Unavailable,
+        EndCause::AnsweredElsewhere,
+        EndCause::ConnectionLost,
+        EndCause::SelfCall,
+        EndCause::UnknownUser,
+    ];
+
+    /// The stable code stored in call records and sent to browsers.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EndCause::Normal => "normal",
+            EndCause::Cancelled => "cancelled",
+            EndCause::Declined => "declined",
+            EndCause::Busy => "busy",
+            EndCause::NoAnswer => "no_answer",
+            EndCause::Unavailable => "unavailable",
+            EndCause::AnsweredElsewhere => "answered_elsewhere",
+            EndCause::ConnectionLost => "connection_lost",
+            EndCause::SelfCall => "self_call",
+            EndCause::UnknownUser => "unknown_user",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<EndCause> {
+        EndCause::ALL.into_iter().find(|cause| cause.code() == code)
+    }
+
+    /// For people: logs, call history, the admin's view.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            EndCause::Normal => "The call ended normally.",
+            EndCause::Cancelled => "The caller hung up before the call was answered.",
+            EndCause::Declined => "The call was declined.",
+            EndCause::Busy => "The person called is busy.",
+            EndCause::NoAnswer => "Nobody answered.",
+            EndCause::Unavailable => "The person called is not online.",
+            EndCause::AnsweredElsewhere => "The call was answered on another device.",
+            EndCause::ConnectionLost => "The connection was lost.",
+            EndCause::SelfCall => "You cannot call yourself.",
+            EndCause::UnknownUser => "There is no such user.",
+        }
+    }
+
+    /// The SIP final response (RFC 3261 §21) a SIP user agent would see for this outcome, for when
+    /// the call, or its record, meets a SIP trunk. `None` where SIP ends the call with a BYE rather
+    /// than a final response.
+    pub fn sip_code(&self) -> Option<u16> {
+        match self {
+            EndCause::Normal | EndCause::ConnectionLost => None,
+            // A forked INVITE that lost the race is CANCELled and answered 487; RFC 3326 adds
+            // `Reason: SIP;cause=200` to the CANCEL so the phone does not log a missed call.
+            EndCause::Cancelled | EndCause::AnsweredElsewhere => Some(487),
+            EndCause::Declined => Some(603),
+            EndCause::Busy => Some(486),
+            EndCause::NoAnswer | EndCause::Unavailable => Some(480),
+            EndCause::SelfCall => Some(403),
+            EndCause::UnknownUser => Some(404),
+        }
+    }
+}
+
+impl fmt::Display for EndCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}

@@ -1,0 +1,257 @@
+//! `GET /ws`: one WebSocket per browser tab (a *device*).
+//!
+//! The socket must say `Hello` with a valid access token within `HELLO_TIMEOUT`; then messages
+//! flow both ways. A malformed or unexpected message gets an `Error` back and the socket stays
+//! up. The server pings every `PING_EVERY`; a socket silent (no pong either) for the configured
+//! idle timeout is closed as dead.
+
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
+
+use axum::{
+    extract::{
+        State,
+        ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
+    },
+    http::{HeaderMap, header},
+    response::{IntoResponse, Response},
+};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use protocol::ws::{ClientMsg, MAX_MESSAGE_BYTES, Peer, ServerMsg};
+use tokio::time::{Instant, interval, timeout};
+
+use super::{convert, hub::Hub};
+use crate::{
+    auth::tokens::TokenError,
+    call::{CallId, DeviceId, Input, Party},
+    domain::{User, UserId},
+    http::{AppState, error::ApiError},
+    ids,
+};
+
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+const PING_EVERY: Duration = Duration::from_secs(10);
+
+pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    if let Err(e) = check_origin(&state, &headers) {
+        return e.into_response();
+    }
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| session(state, socket))
+}
+
+/// Browsers always send `Origin` on a WebSocket; it must be ours (or configured). Clients that
+/// are not browsers send none and are let through: they cannot ride on a user's cookies.
+fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return Ok(()) };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let own = origin.split_once("://").is_some_and(|(_, rest)| rest == host);
+    let public = state.settings.http.public_url.as_deref().is_some_and(|u| u.trim_end_matches('/') == origin);
+    let listed = state.settings.http.allowed_origins.iter().any(|o| o == origin);
+    if own || public || listed {
+        Ok(())
+    } else {
+        tracing::warn!(origin, "WebSocket refused: origin not allowed");
+        Err(ApiError::Forbidden("this origin may not open a WebSocket here"))
+    }
+}
+
+async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> bool {
+    let text = serde_json::to_string(msg).expect("wire types serialise");
+    socket.send(Message::Text(Utf8Bytes::from(text))).await.is_ok()
+}
+
+async fn session(state: AppState, mut socket: WebSocket) {
+    let Some((user, resume)) = hello(&state, &mut socket).await else {
+        let _ = socket.send(Message::Close(None)).await;
+        return;
+    };
+    let hub = state.hub.clone();
+    let mut conn = hub.connect(user.id, resume.map(DeviceId), DeviceId(ids::random(12)));
+    let me = Peer { id: user.id.0, display_name: user.display_name.as_str().to_string() };
+    let welcome = ServerMsg::Welcome {
+        device_id: conn.device.0.clone(),
+        user: me.clone(),
+        ice_servers: crate::http::calls::ice_servers(&state, user.id).ice_servers,
+        online: hub.online_users(),
+    };
+    tracing::info!(user = %user.id, device = %conn.device, "device connected");
+    if send(&mut socket, &welcome).await {
+        let per_second = NonZeroU32::new(state.settings.calls.ws_messages_per_second.max(1)).expect("max(1)");
+        let burst = per_second.saturating_mul(NonZeroU32::new(2).expect("2"));
+        let limiter = RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst));
+        let idle = Duration::from_secs(state.settings.calls.ws_idle_timeout_secs);
+        run(&state, &hub, &mut socket, &mut conn, &me, &limiter, idle).await;
+    }
+    hub.disconnect(&conn.device, conn.generation);
+    tracing::info!(user = %user.id, device = %conn.device, "device disconnected");
+}
+
+async fn run(
+    state: &AppState,
+    hub: &Arc<Hub>,
+    socket: &mut WebSocket,
+    conn: &mut super::hub::Connection,
+    me: &Peer,
+    limiter: &DefaultDirectRateLimiter,
+    idle: Duration,
+) {
+    let mut last_heard = Instant::now();
+    let mut ping = interval(PING_EVERY);
+    loop {
+        tokio::select! {
+            frame = socket.recv() => {
+                let Some(Ok(frame)) = frame else { return };
+                last_heard = Instant::now();
+                let reply = match frame {
+                    Message::Text(text) if limiter.check().is_err() => {
+                        let _ = text;
+                        Some(convert::error("rate_limited", "too many messages; slow down"))
+                    }
+                    Message::Text(text) => match serde_json::from_str::<ClientMsg>(text.as_str()) {
+                        Ok(msg) => handle(state, hub, &conn.device, me, msg).await,
+                        Err(e) => Some(convert::error("bad_message", format!("not a valid message: {e}"))),
+                    },
+                    Message::Binary(_) => Some(convert::error("bad_message", "binary frames are not used; send JSON text")),
+                    Message::Close(_) => return,
+                    Message::Ping(_) | Message::Pong(_) => None,
+                };
+                if let Some(reply) = reply && !send(socket, &reply).await {
+                    return;
+                }
+            }
+            out = conn.rx.recv() => {
+                // `None`: the hub let go of this device (account disabled).
+                let Some(out) = out else { return };
+                if !send(socket, &out).await {
+                    return;
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > idle {
+                    tracing::info!(device = %conn.device, "no traffic for {idle:?}: closing the socket");
+                    return;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Waits for `Hello` and checks its token. `None` (after telling the client why) closes.
+async fn hello(state: &AppState, socket: &mut WebSocket) -> Option<(User, Option<String>)> {
+    let first = match timeout(HELLO_TIMEOUT, socket.recv()).await {
+        Ok(Some(Ok(Message::Text(t)))) => t,
+        Ok(_) => return None,
+        Err(_) => {
+            send(socket, &convert::error("hello_timeout", "say hello with a token first")).await;
+            return None;
+        }
+    };
+    let (version, token, resume) = match serde_json::from_str::<ClientMsg>(first.as_str()) {
+        Ok(ClientMsg::Hello { version, token, resume }) => (version, token, resume),
+        _ => {
+            send(socket, &convert::error("hello_expected", "the first message must be hello")).await;
+            return None;
+        }
+    };
+    if version != protocol::PROTOCOL_VERSION {
+        let msg =
+            format!("protocol version {version} is not supported; this server speaks {}", protocol::PROTOCOL_VERSION);
+        send(socket, &convert::error("unsupported_version", msg)).await;
+        return None;
+    }
+    let claims = match state.keys.verify(&token) {
+        Ok(c) => c,
+        Err(TokenError::Expired) => {
+            send(socket, &convert::error("token_expired", "the access token has expired; refresh it")).await;
+            return None;
+        }
+        Err(TokenError::Invalid) => {
+            send(socket, &convert::error("unauthenticated", "the access token is not valid")).await;
+            return None;
+        }
+    };
+    match state.db.user_by_id(claims.user).await {
+        Ok(Some(user)) if !user.disabled => Some((user, resume)),
+        Ok(Some(_)) => {
+            send(socket, &convert::error("account_disabled", "this account has been disabled by an administrator"))
+                .await;
+            None
+        }
+        _ => {
+            send(socket, &convert::error("unauthenticated", "the account no longer exists")).await;
+            None
+        }
+    }
+}
+
+/// One message from a device; `Some` is a reply for it alone.
+async fn handle(state: &AppState, hub: &Arc<Hub>, device: &DeviceId, me: &Peer, msg: ClientMsg) -> Option<ServerMsg> {
+    let (call_id, input) = match msg {
+        ClientMsg::Hello { .. } => return Some(convert::error("already_authenticated", "hello was already said")),
+        ClientMsg::Dial { request_id, callee, sdp } => {
+            return dial(state, hub, device, me, request_id, callee, sdp).await;
+        }
+        ClientMsg::Answer { call_id, sdp } => (call_id, Input::Answer { device: device.clone(), sdp }),
+        ClientMsg::Reject { call_id, reason } => {
+            (call_id, Input::Reject { device: device.clone(), reason: convert::reject_in(reason) })
+        }
+        ClientMsg::Hangup { call_id } => (call_id, Input::Hangup { device: device.clone() }),
+        ClientMsg::Ice { call_id, candidate } => {
+            (call_id, Input::Ice { device: device.clone(), candidate: convert::ice_in(candidate) })
+        }
+        ClientMsg::Sdp { call_id, description } => {
+            (call_id, Input::Sdp { device: device.clone(), description: convert::sdp_in(description) })
+        }
+        ClientMsg::Hold { call_id, on } => (call_id, Input::Hold { device: device.clone(), on }),
+    };
+    if hub.route(&CallId(call_id.clone()), input) {
+        None
+    } else {
+        Some(ServerMsg::Error {
+            code: "unknown_call".into(),
+            message: "there is no such call (it may have ended)".into(),
+            request_id: None,
+            call_id: Some(call_id),
+        })
+    }
+}
+
+async fn dial(
+    state: &AppState,
+    hub: &Arc<Hub>,
+    device: &DeviceId,
+    me: &Peer,
+    request_id: String,
+    callee: i64,
+    sdp: String,
+) -> Option<ServerMsg> {
+    let refuse = |code: &str, message: &str| {
+        Some(ServerMsg::Error {
+            code: code.into(),
+            message: message.into(),
+            request_id: Some(request_id.clone()),
+            call_id: None,
+        })
+    };
+    if callee == me.id {
+        return refuse("self_call", "you cannot call yourself");
+    }
+    if sdp.trim().is_empty() || !sdp.starts_with("v=0") {
+        return refuse("bad_sdp", "the offer is not an SDP session description");
+    }
+    let peer = match state.db.user_by_id(UserId(callee)).await {
+        Ok(Some(u)) if !u.disabled => Peer { id: u.id.0, display_name: u.display_name.as_str().to_string() },
+        Ok(_) => return refuse("unknown_user", "there is no such user to call"),
+        Err(e) => {
+            tracing::error!(error = %e, "looking up the callee failed");
+            return refuse("internal", "something went wrong on our side");
+        }
+    };
+    let caller = Party { user: UserId(me.id), device: device.clone() };
+    hub.dial(CallId(ids::random(12)), caller, me.clone(), peer, request_id, sdp);
+    None
+}

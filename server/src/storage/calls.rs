@@ -1,0 +1,233 @@
+//! Call records: one row per call, one per leg (device). Written as the call progresses, so a
+//! crash leaves a record of how far the call got.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    TransactionTrait,
+    sea_query::Expr,
+};
+
+use super::{Db, Result, entities::call_legs as legs, entities::calls, entities::users, users::to_user};
+use crate::domain::{User, UserId};
+
+/// A call as the history shows it.
+#[derive(Debug, Clone)]
+pub struct CallSummary {
+    pub id: String,
+    pub caller: UserId,
+    pub callee: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub end_cause: Option<String>,
+}
+
+fn summary(m: calls::Model) -> CallSummary {
+    CallSummary {
+        id: m.id,
+        caller: UserId(m.caller_id),
+        callee: m.callee_id.map(UserId),
+        created_at: m.created_at,
+        answered_at: m.answered_at,
+        ended_at: m.ended_at,
+        end_cause: m.end_cause,
+    }
+}
+
+fn leg(call: &str, user: UserId, device: &str, role: &str, now: DateTime<Utc>) -> legs::ActiveModel {
+    legs::ActiveModel {
+        id: NotSet,
+        call_id: Set(call.to_string()),
+        user_id: Set(user.0),
+        device_id: Set(device.to_string()),
+        role: Set(role.to_string()),
+        created_at: Set(now),
+        answered_at: Set(None),
+        ended_at: Set(None),
+        end_cause: Set(None),
+    }
+}
+
+impl Db {
+    /// A browser call and its caller's leg.
+    pub async fn create_call(
+        &self,
+        id: &str,
+        caller: UserId,
+        caller_device: &str,
+        callee: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let txn = self.conn.begin().await?;
+        calls::ActiveModel {
+            id: Set(id.to_string()),
+            kind: Set("webrtc".into()),
+            caller_id: Set(caller.0),
+            callee_id: Set(Some(callee.0)),
+            callee_number: Set(None),
+            created_at: Set(now),
+            ringing_at: Set(None),
+            answered_at: Set(None),
+            ended_at: Set(None),
+            end_cause: Set(None),
+            ended_by: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        leg(id, caller, caller_device, "caller", now).insert(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    pub async fn call_ringing(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
+        calls::Entity::update_many()
+            .col_expr(calls::Column::RingingAt, Expr::value(now))
+            .filter(calls::Column::Id.eq(id))
+            .filter(calls::Column::RingingAt.is_null())
+            .exec(&self.conn)
+            .await?;
+        Ok(())
+    }
+
+    /// A callee device started ringing. Idempotent.
+    pub async fn leg_ringing(&self, id: &str, user: UserId, device: &str, now: DateTime<Utc>) -> Result<()> {
+        match leg(id, user, device, "callee", now).insert(&self.conn).await {
+            Err(e) if !matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// `device` answered: the call and both talking legs are answered.
+    pub async fn call_answered(&self, id: &str, device: &str, now: DateTime<Utc>) -> Result<()> {
+        let txn = self.conn.begin().await?;
+        calls::Entity::update_many()
+            .col_expr(calls::Column::AnsweredAt, Expr::value(now))
+            .filter(calls::Column::Id.eq(id))
+            .filter(calls::Column::AnsweredAt.is_null())
+            .exec(&txn)
+            .await?;
+        legs::Entity::update_many()
+            .col_expr(legs::Column::AnsweredAt, Expr::value(now))
+            .filter(legs::Column::CallId.eq(id))
+            .filter(Condition::any().add(legs::Column::DeviceId.eq(device)).add(legs::Column::Role.eq("caller")))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    pub async fn leg_ended(&self, id: &str, device: &str, cause: &str, now: DateTime<Utc>) -> Result<()> {
+        legs::Entity::update_many()
+            .col_expr(legs::Column::EndedAt, Expr::value(now))
+            .col_expr(legs::Column::EndCause, Expr::value(cause))
+            .filter(legs::Column::CallId.eq(id))
+            .filter(legs::Column::DeviceId.eq(device))
+            .filter(legs::Column::EndedAt.is_null())
+            .exec(&self.conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The call is over: it and every leg still open get the cause. Idempotent.
+    pub async fn call_ended(&self, id: &str, cause: &str, by: Option<UserId>, now: DateTime<Utc>) -> Result<()> {
+        let txn = self.conn.begin().await?;
+        calls::Entity::update_many()
+            .col_expr(calls::Column::EndedAt, Expr::value(now))
+            .col_expr(calls::Column::EndCause, Expr::value(cause))
+            .col_expr(calls::Column::EndedBy, Expr::value(by.map(|u| u.0)))
+            .filter(calls::Column::Id.eq(id))
+            .filter(calls::Column::EndedAt.is_null())
+            .exec(&txn)
+            .await?;
+        legs::Entity::update_many()
+            .col_expr(legs::Column::EndedAt, Expr::value(now))
+            .col_expr(legs::Column::EndCause, Expr::value(cause))
+            .filter(legs::Column::CallId.eq(id))
+            .filter(legs::Column::EndedAt.is_null())
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Calls that ended before a restart (the process died mid-call) get `cause`.
+    pub async fn end_orphaned_calls(&self, cause: &str, now: DateTime<Utc>) -> Result<u64> {
+        let open: Vec<String> = calls::Entity::find()
+            .filter(calls::Column::EndedAt.is_null())
+            .select_only()
+            .column(calls::Column::Id)
+            .into_tuple()
+            .all(&self.conn)
+            .await?;
+        for id in &open {
+            self.call_ended(id, cause, None, now).await?;
+        }
+        Ok(open.len() as u64)
+    }
+
+    /// The user's calls, newest first, with the other party. `page` is 1-based.
+    pub async fn call_history(
+        &self,
+        user: UserId,
+        page: u32,
+        per_page: u32,
+    ) -> Result<(Vec<(CallSummary, Option<User>)>, u64)> {
+        let pages = calls::Entity::find()
+            .filter(Condition::any().add(calls::Column::CallerId.eq(user.0)).add(calls::Column::CalleeId.eq(user.0)))
+            .order_by_desc(calls::Column::CreatedAt)
+            .order_by_desc(calls::Column::Id)
+            .paginate(&self.conn, u64::from(per_page));
+        let total = pages.num_items().await?;
+        let rows: Vec<CallSummary> =
+            pages.fetch_page(u64::from(page.saturating_sub(1))).await?.into_iter().map(summary).collect();
+        let peer_of = |c: &CallSummary| if c.caller == user { c.callee } else { Some(c.caller) };
+        let ids: Vec<i64> = rows.iter().filter_map(peer_of).map(|u| u.0).collect();
+        let peers: Vec<User> = users::Entity::find()
+            .filter(users::Column::Id.is_in(ids))
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(to_user)
+            .collect();
+        let items = rows
+            .into_iter()
+            .map(|c| {
+                let peer = peer_of(&c).and_then(|p| peers.iter().find(|u| u.id == p).cloned());
+                (c, peer)
+            })
+            .collect();
+        Ok((items, total))
+    }
+
+    /// The people the user called or was called by most recently, newest first, at most `limit`.
+    pub async fn recent_contacts(&self, user: UserId, limit: usize) -> Result<Vec<User>> {
+        let recent = calls::Entity::find()
+            .filter(Condition::any().add(calls::Column::CallerId.eq(user.0)).add(calls::Column::CalleeId.eq(user.0)))
+            .order_by_desc(calls::Column::CreatedAt)
+            .limit(200)
+            .all(&self.conn)
+            .await?;
+        let mut order: Vec<i64> = vec![];
+        for c in recent {
+            let peer = if c.caller_id == user.0 { c.callee_id } else { Some(c.caller_id) };
+            if let Some(p) = peer.filter(|p| *p != user.0 && !order.contains(p)) {
+                order.push(p);
+                if order.len() == limit {
+                    break;
+                }
+            }
+        }
+        let found: Vec<User> = users::Entity::find()
+            .filter(users::Column::Id.is_in(order.clone()))
+            .filter(users::Column::Disabled.eq(false))
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(to_user)
+            .collect();
+        Ok(order.iter().filter_map(|id| found.iter().find(|u| u.id.0 == *id).cloned()).collect())
+    }
+}

@@ -1,0 +1,23 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "calls")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub kind: String,
+    pub caller_id: i64,
+    pub callee_id: Option<i64>,
+    pub callee_number: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub ringing_at: Option<DateTimeUtc>,
+    pub answered_at: Option<DateTimeUtc>,
+    pub ended_at: Option<DateTimeUtc>,
+    pub end_cause: Option<String>,
+    pub ended_by: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
