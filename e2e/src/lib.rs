@@ -103,6 +103,38 @@ where
     result.and(closed.map_err(|e| anyhow!("closing the browser: {e}")))
 }
 
+/// Like `with_browser`, with two browsers (two people, separate profiles).
+pub async fn with_two_browsers<F, Fut>(name: &str, test: F) -> Result<()>
+where
+    F: FnOnce(Browser, Browser) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let (da, db) = (Driver::start()?, Driver::start()?);
+    let a = Browser::open(&da).await?;
+    let b = match Browser::open(&db).await {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = a.client.close().await;
+            return Err(e);
+        }
+    };
+    let (ca, cb) = (a.client.clone(), b.client.clone());
+    let result = test(a, b).await;
+    if result.is_err() {
+        for (who, c) in [("a", &ca), ("b", &cb)] {
+            if let Ok(png) = c.screenshot().await {
+                let _ = std::fs::write(artifacts_dir().join(format!("{name}-{who}-failure.png")), png);
+            }
+        }
+    }
+    let closed_a = ca.close().await;
+    let closed_b = cb.close().await;
+    drop((da, db));
+    result
+        .and(closed_a.map_err(|e| anyhow!("closing browser a: {e}")))
+        .and(closed_b.map_err(|e| anyhow!("closing browser b: {e}")))
+}
+
 /// A chromedriver process on a free loopback port; ended by PID on drop.
 struct Driver {
     child: Child,
@@ -161,6 +193,7 @@ impl Browser {
             "--use-fake-ui-for-media-stream".into(),
             "--use-fake-device-for-media-stream".into(),
             "--allow-loopback-in-peer-connection".into(),
+            "--autoplay-policy=no-user-gesture-required".into(),
             "--disable-background-networking".into(),
             "--disable-component-update".into(),
             "--disable-sync".into(),
@@ -237,6 +270,32 @@ impl Browser {
         let el = self.find(css).await?;
         el.clear().await?;
         el.send_keys(text).await.with_context(|| format!("typing into {css}"))
+    }
+
+    /// The value of `attr` on the element `css` (waiting for the element).
+    pub async fn attr(&self, css: &str, attr: &str) -> Result<String> {
+        Ok(self.find(css).await?.attr(attr).await?.unwrap_or_default())
+    }
+
+    /// Waits until nothing matches `css`.
+    pub async fn gone(&self, css: &str) -> Result<()> {
+        let deadline = Instant::now() + WAIT;
+        while self.client.find(Locator::Css(css)).await.is_ok() {
+            if Instant::now() > deadline {
+                bail!("`{css}` still there after {WAIT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    /// Logs in through the form and waits for the phone to be ready.
+    pub async fn log_in(&self, stack: &Stack, email: &str, password: &str) -> Result<()> {
+        self.goto(&stack.url("/login")).await?;
+        self.fill("#email", email).await?;
+        self.fill("#password", password).await?;
+        self.click("#submit").await?;
+        self.wait_text("#phone-status", "Ready").await.map(|_| ())
     }
 
     pub async fn click(&self, css: &str) -> Result<()> {

@@ -113,3 +113,16 @@ pub async fn list_users(token: String, q: String, page: u32) -> Result<api::Page
 pub async fn set_disabled(token: String, id: i64, disabled: bool) -> Result<api::User, ApiError> {
     send_json(Request::patch(&format!("/api/admin/users/{id}")), Some(&token), &api::AdminUpdateUser { disabled }).await
 }
+
+pub async fn directory(token: String, q: String) -> Result<Vec<api::Contact>, ApiError> {
+    get(Request::get("/api/directory").query([("q", q.as_str())]), &token).await
+}
+
+pub async fn recent_contacts(token: String) -> Result<Vec<api::Contact>, ApiError> {
+    get(Request::get("/api/contacts/recent"), &token).await
+}
+
+pub async fn call_history(token: String, page: u32) -> Result<api::Page<api::CallRecord>, ApiError> {
+    let page = page.to_string();
+    get(Request::get("/api/calls").query([("page", page.as_str()), ("per_page", "20")]), &token).await
+}

@@ -1,11 +1,19 @@
-//! The browser app: accounts for now; the softphone, history and top-up come with their issues.
+//! The browser app: accounts, the softphone and call history (top-up comes with its issue).
 //!
-//! `api` is the only module that speaks HTTP, `session` owns who is signed in, `pages` hold one
-//! component per route.
+//! `api` is the only module that speaks HTTP, `signaling` the only one with a WebSocket, `rtc`
+//! the only one with WebRTC; `session` owns who is signed in, `phone` the calls; `pages` hold
+//! one component per route.
+
+// Audio levels, tones and timers are floats; money never reaches the browser as one.
+#![allow(clippy::float_arithmetic)]
 
 mod api;
 mod pages;
+mod phone;
+mod rtc;
 mod session;
+mod signaling;
+mod tones;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -26,7 +34,18 @@ fn main() {
 fn App() -> impl IntoView {
     let auth = Auth::new();
     provide_context(auth);
+    let phone = phone::Phone::new();
+    provide_context(phone);
     spawn_local(auth.restore());
+    // Signaling runs while someone is signed in.
+    let signed_in = Memo::new(move |_| auth.session.with(Option::is_some));
+    Effect::new(move || {
+        if signed_in.get() {
+            phone::start(phone, auth);
+        } else {
+            phone::stop();
+        }
+    });
 
     view! {
         <Router>
@@ -37,6 +56,7 @@ fn App() -> impl IntoView {
                         <Route path=path!("/") view=|| view! { <Signed><pages::home::Home/></Signed> }/>
                         <Route path=path!("/login") view=pages::login::Login/>
                         <Route path=path!("/signup") view=pages::signup::Signup/>
+                        <Route path=path!("/history") view=|| view! { <Signed><pages::history::History/></Signed> }/>
                         <Route path=path!("/profile") view=|| view! { <Signed><pages::profile::Profile/></Signed> }/>
                         <Route path=path!("/admin") view=|| view! { <Signed><pages::admin::Admin/></Signed> }/>
                     </Routes>
@@ -81,7 +101,8 @@ fn Nav() -> impl IntoView {
             <nav>
                 {move || match auth.user() {
                     Some(user) => view! {
-                        <A href="/">"Home"</A>
+                        <A href="/">"Phone"</A>
+                        <A href="/history">"History"</A>
                         <A href="/profile">"Profile"</A>
                         <Show when=move || auth.is_admin()>
                             <A href="/admin" attr:id="nav-admin">"Admin"</A>

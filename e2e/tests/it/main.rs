@@ -2,3 +2,4 @@
 //! installs Chromium and chromedriver, and runs this binary one test at a time.
 
 mod accounts;
+mod calls;

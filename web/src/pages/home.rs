@@ -1,17 +1,192 @@
-use leptos::prelude::*;
-use leptos_router::components::A;
+//! The softphone: find someone, call them, answer, talk.
 
-use crate::session::Auth;
+use leptos::{prelude::*, task::spawn_local};
+use protocol::{api::Contact, ws::Peer};
+
+use crate::{
+    api as rest,
+    phone::{self, Phone, Screen},
+    session::Auth,
+};
 
 #[component]
 pub fn Home() -> impl IntoView {
+    let phone = expect_context::<Phone>();
+    view! {
+        <div class="phone">
+            <Status/>
+            {move || phone.error.get().map(|e| view! {
+                <div class="banner error" role="alert" id="phone-error">
+                    {e} " " <button class="link" on:click=move |_| phone.error.set(None)>"Dismiss"</button>
+                </div>
+            })}
+            <IncomingCalls/>
+            <CallPanel/>
+            <Contacts/>
+        </div>
+    }
+}
+
+#[component]
+fn Status() -> impl IntoView {
+    let phone = expect_context::<Phone>();
+    view! {
+        <p class="status-line">
+            <span class="dot" class:on=move || phone.connected.get()></span>
+            <span id="phone-status">{move || if phone.connected.get() { "Ready to call" } else { "Connecting…" }}</span>
+        </p>
+    }
+}
+
+#[component]
+fn IncomingCalls() -> impl IntoView {
+    let phone = expect_context::<Phone>();
+    let busy = move || phone.screen.with(|s| *s != Screen::Idle);
+    view! {
+        <For each=move || phone.incoming.get() key=|i| i.call_id.clone() let(call)>
+            <div class="card incoming" data-call-id=call.call_id.clone() role="alertdialog">
+                <div>
+                    <strong class="caller">{call.from.display_name.clone()}</strong>
+                    {move || if busy() { " is calling (call waiting)" } else { " is calling you" }}
+                </div>
+                <div class="actions">
+                    <button class="primary answer" on:click={
+                        let id = call.call_id.clone();
+                        move |_| phone::answer(id.clone())
+                    }>{move || if busy() { "End current & answer" } else { "Answer" }}</button>
+                    <button class="danger decline" on:click={
+                        let id = call.call_id.clone();
+                        move |_| phone::decline(id.clone())
+                    }>"Decline"</button>
+                </div>
+            </div>
+        </For>
+    }
+}
+
+fn clock(ms: f64) -> String {
+    let secs = (ms / 1000.0).max(0.0) as u64;
+    format!("{:02}:{:02}", secs / 60, secs % 60)
+}
+
+#[component]
+fn CallPanel() -> impl IntoView {
+    let phone = expect_context::<Phone>();
+    move || match phone.screen.get() {
+        Screen::Idle => phone
+            .ended
+            .get()
+            .map(|reason| view! { <div class="banner info" id="ended-reason">{reason}</div> }.into_any())
+            .unwrap_or_else(|| ().into_any()),
+        Screen::Outgoing { peer, ringing, .. } => view! {
+            <section class="card call" id="call-panel">
+                <p class="call-state" id="call-state" data-state=if ringing { "ringing" } else { "calling" }>
+                    {if ringing { "Ringing " } else { "Calling " }} <strong>{peer.display_name}</strong> "…"
+                </p>
+                <div class="actions">
+                    <button class="danger" id="hangup" on:click=|_| phone::hang_up()>"Cancel"</button>
+                </div>
+            </section>
+        }
+        .into_any(),
+        Screen::InCall { peer, started_ms, muted, held, peer_held, reconnecting, .. } => {
+            let stats = phone.stats;
+            view! {
+                <section class="card call" id="call-panel">
+                    <p class="call-state" id="call-state" data-state="in_call">
+                        "In call with " <strong>{peer.display_name}</strong>
+                        <span class="timer" id="call-timer">{move || clock(phone.now_ms.get() - started_ms)}</span>
+                    </p>
+                    <p class="badges">
+                        {muted.then(|| view! { <span class="badge">"Muted"</span> })}
+                        {held.then(|| view! { <span class="badge">"On hold"</span> })}
+                        {peer_held.then(|| view! { <span class="badge" id="peer-held">"They put you on hold"</span> })}
+                        {reconnecting.then(|| view! { <span class="badge warn">"Reconnecting…"</span> })}
+                    </p>
+                    <div class="meters">
+                        <label>"You"
+                            <meter id="local-level" min="0" max="1" value=move || stats.get().local_level.to_string()></meter>
+                        </label>
+                        <label>"Them"
+                            <meter id="remote-level" min="0" max="1"
+                                value=move || stats.get().remote_level.to_string()
+                                data-packets=move || stats.get().packets_received.to_string()
+                                data-energy=move || stats.get().remote_energy.to_string()></meter>
+                        </label>
+                    </div>
+                    <div class="actions">
+                        <button id="mute" on:click=|_| phone::toggle_mute()>{if muted { "Unmute" } else { "Mute" }}</button>
+                        <button id="hold" on:click=|_| phone::toggle_hold()>{if held { "Resume" } else { "Hold" }}</button>
+                        <button class="danger" id="hangup" on:click=|_| phone::hang_up()>"Hang up"</button>
+                    </div>
+                </section>
+            }
+            .into_any()
+        }
+    }
+}
+
+#[component]
+fn Contacts() -> impl IntoView {
     let auth = expect_context::<Auth>();
-    let name = move || auth.user().map(|u| u.display_name).unwrap_or_default();
+    let q = RwSignal::new(String::new());
+    let found: RwSignal<Vec<Contact>> = RwSignal::new(vec![]);
+    let recent: RwSignal<Vec<Contact>> = RwSignal::new(vec![]);
+    let error = RwSignal::new(None::<String>);
+
+    let search = move || {
+        let query = q.get_untracked();
+        spawn_local(async move {
+            match auth.call(|t| rest::directory(t, query.clone())).await {
+                Ok(list) => found.set(list),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    search();
+    spawn_local(async move {
+        if let Ok(list) = auth.call(rest::recent_contacts).await {
+            recent.set(list);
+        }
+    });
+
     view! {
         <section class="card">
-            <h1 id="welcome">"Welcome, " {name}</h1>
-            <p>"Calling from the browser arrives here next: the softphone, your call history and your balance."</p>
-            <p><A href="/profile">"Edit your profile"</A></p>
+            <h2>"Call someone"</h2>
+            <form class="search" on:submit=move |ev| { ev.prevent_default(); search(); }>
+                <input type="search" id="directory-search" placeholder="Name or email" bind:value=q
+                    on:input=move |_| search()/>
+            </form>
+            {move || error.get().map(|e| view! { <div class="banner error">{e}</div> })}
+            <ContactList contacts=found empty="Nobody matches."/>
+            <Show when=move || !recent.with(Vec::is_empty)>
+                <h2>"Recent"</h2>
+                <ContactList contacts=recent empty=""/>
+            </Show>
         </section>
+    }
+}
+
+#[component]
+fn ContactList(contacts: RwSignal<Vec<Contact>>, empty: &'static str) -> impl IntoView {
+    let phone = expect_context::<Phone>();
+    view! {
+        <ul class="contacts">
+            <For each=move || contacts.get() key=|c| c.id let(c)>
+                <li class="contact" data-email=c.email.clone()>
+                    <span class="dot" class:on={ let id = c.id; move || phone.online.with(|o| o.contains(&id)) }></span>
+                    <span class="name">{c.display_name.clone()}</span>
+                    <span class="muted email">{c.email.clone()}</span>
+                    <button class="primary call" disabled=move || phone.screen.with(|s| *s != Screen::Idle) || !phone.connected.get()
+                        on:click={
+                            let peer = Peer { id: c.id, display_name: c.display_name.clone() };
+                            move |_| phone::dial(peer.clone())
+                        }>"Call"</button>
+                </li>
+            </For>
+        </ul>
+        <Show when=move || contacts.with(Vec::is_empty) && !empty.is_empty()>
+            <p class="muted">{empty}</p>
+        </Show>
     }
 }

@@ -1,6 +1,7 @@
 //! One component per route, plus the form pieces they share.
 
 pub mod admin;
+pub mod history;
 pub mod home;
 pub mod login;
 pub mod profile;
