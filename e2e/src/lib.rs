@@ -89,8 +89,17 @@ where
     F: FnOnce(Browser) -> Fut,
     Fut: Future<Output = Result<()>>,
 {
+    with_browser_flags(name, &[], test).await
+}
+
+/// `with_browser`, with extra Chromium flags: `--x=y` replaces the default `--x`, `!--x` drops it.
+pub async fn with_browser_flags<F, Fut>(name: &str, flags: &[&str], test: F) -> Result<()>
+where
+    F: FnOnce(Browser) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
     let driver = Driver::start()?;
-    let browser = Browser::open(&driver).await?;
+    let browser = Browser::open_with(&driver, flags).await?;
     let client = browser.client.clone();
     let result = test(browser).await;
     if result.is_err()
@@ -183,9 +192,13 @@ pub struct Browser {
 
 impl Browser {
     async fn open(driver: &Driver) -> Result<Self> {
+        Self::open_with(driver, &[]).await
+    }
+
+    async fn open_with(driver: &Driver, flags: &[&str]) -> Result<Self> {
         let profile = tempfile::tempdir()?;
         let chrome = std::env::var("CHROME").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        let args = vec![
+        let mut args = vec![
             "--headless=new".to_string(),
             "--no-sandbox".into(),
             "--disable-gpu".into(),
@@ -202,6 +215,15 @@ impl Browser {
             "--window-size=1280,900".into(),
             format!("--user-data-dir={}", profile.path().display()),
         ];
+        // A flag given here replaces a default of the same name; `!--name` removes it.
+        for flag in flags {
+            let removed = flag.strip_prefix('!');
+            let name = removed.unwrap_or(flag).split('=').next().unwrap_or(flag);
+            args.retain(|a| a.split('=').next() != Some(name));
+            if removed.is_none() {
+                args.push(flag.to_string());
+            }
+        }
         let mut caps = serde_json::Map::new();
         caps.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": chrome, "args": args }));
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())

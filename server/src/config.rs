@@ -190,7 +190,7 @@ impl Default for AuthSettings {
 
 impl Default for CallSettings {
     fn default() -> Self {
-        Self { ring_timeout_secs: 45, reconnect_grace_secs: 20, ws_idle_timeout_secs: 30, ws_messages_per_second: 20 }
+        Self { ring_timeout_secs: 45, reconnect_grace_secs: 20, ws_idle_timeout_secs: 20, ws_messages_per_second: 20 }
     }
 }
 

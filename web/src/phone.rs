@@ -252,6 +252,7 @@ fn on_message(msg: ServerMsg) {
                     if let Screen::Outgoing { ringing, .. } = &mut *c.phone.screen.write() {
                         *ringing = true;
                     }
+                    mark("ringing");
                     c.tone = Tone::play(tones::RINGBACK);
                 }
             });
@@ -473,6 +474,7 @@ pub fn dial(peer: Peer) {
     if idle != Some(true) {
         return;
     }
+    mark("dial");
     spawn_local(async move {
         let media = match media_for().await {
             Ok(m) => m,
@@ -506,6 +508,7 @@ pub fn answer(call_id: String) {
     }) else {
         return;
     };
+    mark("answer");
     // Answering a waiting call ends the current one.
     if let Some(current) = with(|c| c.phone.screen.get_untracked().call_id().map(str::to_string)).flatten() {
         send(ClientMsg::Hangup { call_id: current });
@@ -602,13 +605,19 @@ pub fn toggle_hold() {
     }
 }
 
-/// Polls the call's statistics twice a second while it lasts.
+/// Polls the call's statistics while it lasts: often until the first audio arrives, then
+/// twice a second.
 fn watch_stats(call_id: String) {
     spawn_local(async move {
+        let mut heard = false;
         loop {
             let Some(media) = current_media(&call_id) else { return };
             let stats = media.stats().await;
             drop(media);
+            if !heard && stats.packets_received > 0 {
+                heard = true;
+                mark("first-audio");
+            }
             let live = with(|c| {
                 let live = c.phone.screen.get_untracked().call_id() == Some(&call_id);
                 if live {
@@ -620,9 +629,16 @@ fn watch_stats(call_id: String) {
             if live != Some(true) {
                 return;
             }
-            sleep(500).await;
+            sleep(if heard { 500 } else { 20 }).await;
         }
     });
+}
+
+/// A `performance.mark`, so a person (devtools) or the latency harness can time call setup.
+fn mark(name: &str) {
+    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = p.mark(&format!("callplat:{name}"));
+    }
 }
 
 pub async fn sleep(ms: u32) {

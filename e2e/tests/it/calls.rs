@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use e2e::{Browser, Stack, with_browser, with_two_browsers};
+use e2e::{Browser, Stack, with_browser, with_browser_flags, with_two_browsers};
 use fantoccini::Locator;
 
 const PASSWORD: &str = "a long enough password";
@@ -56,9 +56,15 @@ async fn ada_calls_bob_they_talk_ada_mutes_and_hangs_up() {
         anyhow::ensure!(b1.1 > b0.1, "Bob heard sound from Ada's (fake) microphone: {b0:?}→{b1:?}");
         a.screenshot("in-call").await?;
 
+        // Hold and resume: Bob is told.
+        a.click("#hold").await?;
+        b.wait_text("#peer-held", "on hold").await?;
+        a.click("#hold").await?;
+        b.gone("#peer-held").await?;
+
         // Ada mutes: Bob still receives packets, but silence.
         a.click("#mute").await?;
-        a.wait_text("#call-state", "Ada").await.ok();
+        a.wait_text("#call-panel .badges", "Muted").await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let m0 = received(&b).await?;
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -159,6 +165,23 @@ async fn both_of_bobs_tabs_ring_and_answering_one_stops_the_other() {
         b.client.switch_to_window(first).await?;
         b.click("#hangup").await?;
         a.wait_text("#ended-reason", "call ended").await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_microphone_is_explained() {
+    let stack = Stack::start().await.unwrap();
+    two_people(&stack).await;
+    // No fake permission UI: Chromium denies the microphone as a person clicking "Block" would.
+    let flags = ["--deny-permission-prompts", "!--use-fake-ui-for-media-stream"];
+    with_browser_flags("mic-denied", &flags, |a| async move {
+        a.log_in(&stack, "ada@example.com", PASSWORD).await?;
+        call_bob(&a).await?;
+        a.wait_text("#phone-error", "Microphone access was denied").await?;
+        anyhow::ensure!(a.client.find(Locator::Css("#call-panel")).await.is_err(), "no call was placed");
         Ok(())
     })
     .await

@@ -309,3 +309,54 @@ async fn disabling_a_user_closes_their_sockets() {
     assert_eq!(r.status(), StatusCode::OK);
     assert!(wb.next().await.is_none(), "the socket closes");
 }
+
+#[tokio::test]
+async fn call_waiting_reject_busy_or_switch_calls() {
+    let app = spawn_app().await;
+    let a = app.new_user("a@example.com").await;
+    let b = app.new_user("b@example.com").await;
+    let c = app.new_user("c@example.com").await;
+    let (mut wa, mut wb, mut wc) = (app.ws(&a.access).await, app.ws(&b.access).await, app.ws(&c.access).await);
+
+    let first = dial(&mut wa, id(&b)).await;
+    wb.expect("incoming").await;
+    wb.send(json!({"type": "answer", "call_id": first, "sdp": ANSWER})).await;
+    wa.expect("answered").await;
+    wb.expect("connected").await;
+
+    // C calls B, who is busy talking to A: B sees it and says busy.
+    let second = dial(&mut wc, id(&b)).await;
+    assert_eq!(wb.expect("incoming").await["call_id"], second);
+    wb.send(json!({"type": "reject", "call_id": second, "reason": "busy"})).await;
+    assert_eq!(wc.expect("ended").await["cause"], "busy");
+
+    // C again; this time B ends the call with A and answers C.
+    let third = dial(&mut wc, id(&b)).await;
+    wb.expect("incoming").await;
+    wb.send(json!({"type": "hangup", "call_id": first})).await;
+    wb.send(json!({"type": "answer", "call_id": third, "sdp": ANSWER})).await;
+    assert_eq!(wa.expect("ended").await["cause"], "normal");
+    assert_eq!(wc.expect("answered").await["call_id"], third);
+    wb.expect("connected").await;
+}
+
+#[tokio::test]
+async fn a_silent_socket_is_noticed_and_an_oversized_message_closes_it() {
+    let app = spawn_app_with(|s| s.calls.ws_idle_timeout_secs = 1).await;
+    let a = app.new_user("a@example.com").await;
+    let b = app.new_user("b@example.com").await;
+    let mut wa = app.ws(&a.access).await;
+    let wb = app.ws(&b.access).await;
+    assert_eq!(wa.expect("presence").await["online"], true);
+    // B stops reading, so it answers no ping: after the idle timeout it is offline. (A keeps
+    // reading, and its client answers pings.)
+    let started = std::time::Instant::now();
+    let p = wa.expect("presence").await;
+    assert_eq!((p["user_id"].as_i64(), p["online"].as_bool()), (Some(id(&b)), Some(false)));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "noticed in {:?}", started.elapsed());
+    drop(wb);
+
+    let big = format!(r#"{{"type":"hangup","call_id":"{}"}}"#, "x".repeat(protocol::ws::MAX_MESSAGE_BYTES));
+    wa.send_text(&big).await;
+    assert!(wa.next().await.is_none(), "the socket is closed");
+}
