@@ -31,7 +31,8 @@ async fn sign_up_log_out_log_in_rename_and_reload() {
         b.fill("#email", "ada@example.com").await?;
         b.fill("#password", PASSWORD).await?;
         b.click("#submit").await?;
-        b.wait_text("#welcome", "Welcome, Ada").await?;
+        b.wait_text("#nav-user", "Ada").await?;
+        b.wait_text("#phone-status", "Ready").await?;
         b.wait_text("#nav-user", "Ada").await?;
         assert!(b.client.find(fantoccini::Locator::Css("#nav-admin")).await.is_err(), "no admin link for a user");
 
@@ -44,7 +45,8 @@ async fn sign_up_log_out_log_in_rename_and_reload() {
         b.wait_text("#error-banner", "Invalid email or password").await?;
 
         log_in(&b, &stack, "ada@example.com", PASSWORD).await?;
-        b.wait_text("#welcome", "Welcome, Ada").await?;
+        b.wait_text("#nav-user", "Ada").await?;
+        b.wait_text("#phone-status", "Ready").await?;
 
         b.goto(&stack.url("/profile")).await?;
         b.fill("#display-name", "Ada Lovelace").await?;
@@ -71,7 +73,7 @@ async fn admin_disables_a_user_who_then_sees_why_they_cannot_log_in() {
     stack.create_user("alan@example.com", "Alan Turing", PASSWORD).await.unwrap();
     with_browser("admin-disable", |b| async move {
         log_in(&b, &stack, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
-        b.wait_text("#welcome", "Welcome").await?;
+        b.wait_text("#nav-user", "Administrator").await?;
         b.click("#nav-admin").await?;
         b.wait_text("#page-info", "3 users").await?;
 
@@ -101,7 +103,7 @@ async fn an_expired_session_ends_cleanly() {
     stack.create_user("exp@example.com", "Expiring", PASSWORD).await.unwrap();
     with_browser("session-expiry", |b| async move {
         log_in(&b, &stack, "exp@example.com", PASSWORD).await?;
-        b.wait_text("#welcome", "Expiring").await?;
+        b.wait_text("#nav-user", "Expiring").await?;
         b.goto(&stack.url("/profile")).await?;
         b.find("#display-name").await?;
         tokio::time::sleep(Duration::from_millis(2100)).await;
