@@ -12,12 +12,17 @@ use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_accounts;
 mod m20261123_000002_calls;
+mod m20261123_000003_ledger;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_accounts::Migration), Box::new(m20261123_000002_calls::Migration)]
+        vec![
+            Box::new(m20261123_000001_accounts::Migration),
+            Box::new(m20261123_000002_calls::Migration),
+            Box::new(m20261123_000003_ledger::Migration),
+        ]
     }
 }

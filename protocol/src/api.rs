@@ -135,6 +135,48 @@ pub struct CallRecord {
     pub cause_text: Option<String>,
 }
 
+/// `GET /api/me/balance`, `GET /api/admin/users/{id}/balance`. Money is in micro-units
+/// (1 unit = 1 000 000), exact integers; never floats.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Balance {
+    pub balance_micros: i64,
+    pub credit_limit_micros: i64,
+    /// What calls may spend now: balance + credit limit (− reservations of live calls).
+    pub available_micros: i64,
+}
+
+/// One entry of an account's statement (`GET /api/me/ledger`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LedgerLine {
+    pub id: i64,
+    /// `adjustment`, `payment`, `call`, …
+    pub kind: String,
+    pub description: String,
+    /// Positive credits the account, negative debits it.
+    pub amount_micros: i64,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+/// `POST /api/admin/users/{id}/adjustments`: credit (positive) or debit (negative).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Adjustment {
+    /// Decimal text, e.g. `"12.50"` or `"-3"`; up to 6 decimals.
+    pub amount: String,
+    /// Why; required, recorded in the ledger and the audit log.
+    pub reason: String,
+    /// Makes a retried request harmless: the same key is posted once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// `PUT /api/admin/users/{id}/credit-limit`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CreditLimit {
+    /// Decimal text, ≥ 0.
+    pub credit_limit: String,
+}
+
 /// `GET /healthz`, `GET /readyz`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Health {

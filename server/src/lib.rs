@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod ids;
+pub mod ledger;
 pub mod rating;
 pub mod signaling;
 pub mod startup;

@@ -126,3 +126,29 @@ pub async fn call_history(token: String, page: u32) -> Result<api::Page<api::Cal
     let page = page.to_string();
     get(Request::get("/api/calls").query([("page", page.as_str()), ("per_page", "20")]), &token).await
 }
+
+pub async fn balance(token: String) -> Result<api::Balance, ApiError> {
+    get(Request::get("/api/me/balance"), &token).await
+}
+
+/// Micro-units as money text: at least two decimals, more only when they are not zero
+/// (`12.50`, `19.999999`, `-0.01`). Integer arithmetic only.
+pub fn money(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let abs = micros.unsigned_abs();
+    let frac = format!("{:06}", abs % 1_000_000);
+    let frac = frac.trim_end_matches('0');
+    let frac = if frac.len() < 2 { format!("{frac:0<2}") } else { frac.to_string() };
+    format!("{sign}{}.{frac}", abs / 1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn money_text() {
+        assert_eq!(super::money(12_500_000), "12.50");
+        assert_eq!(super::money(19_999_999), "19.999999");
+        assert_eq!(super::money(-10_000), "-0.01");
+        assert_eq!(super::money(0), "0.00");
+    }
+}

@@ -33,6 +33,7 @@ async fn sign_up_log_out_log_in_rename_and_reload() {
         b.click("#submit").await?;
         b.wait_text("#nav-user", "Ada").await?;
         b.wait_text("#phone-status", "Ready").await?;
+        b.wait_text("#balance", "0.00").await?;
         b.wait_text("#nav-user", "Ada").await?;
         assert!(b.client.find(fantoccini::Locator::Css("#nav-admin")).await.is_err(), "no admin link for a user");
 

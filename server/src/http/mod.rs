@@ -9,6 +9,7 @@ pub mod calls;
 pub mod error;
 pub mod extract;
 pub mod limiter;
+pub mod money;
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::router())
         .merge(admin::router())
         .merge(calls::router())
+        .merge(money::router())
         .fallback(|| async { ApiError::NotFound("no such API endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::BadRequest("this method is not allowed on this endpoint".into())

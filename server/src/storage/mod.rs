@@ -3,12 +3,14 @@
 
 mod calls;
 mod entities;
+mod ledger;
 mod sessions;
 mod users;
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
 pub use calls::CallSummary;
+pub use ledger::{Audit, Posted, StatementLine};
 pub use sessions::Rotation;
 pub use users::NewUser;
 

@@ -43,6 +43,7 @@ impl Db {
             display_name: Set(new.display_name.as_str().to_string()),
             role: Set(new.role.as_str().to_string()),
             disabled: Set(false),
+            credit_limit: Set(0),
             created_at: Set(now),
             updated_at: Set(now),
         };

@@ -11,6 +11,10 @@ fn admin_routes() -> Vec<(Method, &'static str, serde_json::Value)> {
         (Method::GET, "/api/admin/users", json!(null)),
         (Method::GET, "/api/admin/users/1", json!(null)),
         (Method::PATCH, "/api/admin/users/1", json!({"disabled": true})),
+        (Method::GET, "/api/admin/users/1/balance", json!(null)),
+        (Method::GET, "/api/admin/users/1/ledger", json!(null)),
+        (Method::POST, "/api/admin/users/1/adjustments", json!({"amount": "5", "reason": "x"})),
+        (Method::PUT, "/api/admin/users/1/credit-limit", json!({"credit_limit": "5"})),
     ]
 }
 

@@ -6,5 +6,6 @@ mod accounts;
 mod admin;
 mod helpers;
 mod http;
+mod money;
 mod signaling;
 mod tokens;

@@ -30,10 +30,25 @@ pub fn Home() -> impl IntoView {
 #[component]
 fn Status() -> impl IntoView {
     let phone = expect_context::<Phone>();
+    let auth = expect_context::<Auth>();
+    let balance = RwSignal::new(None::<i64>);
+    // Refreshed whenever a call ends (it may have cost something) and on arrival.
+    Effect::new(move || {
+        if phone.screen.with(|s| *s == Screen::Idle) {
+            spawn_local(async move {
+                if let Ok(b) = auth.call(rest::balance).await {
+                    balance.set(Some(b.balance_micros));
+                }
+            });
+        }
+    });
     view! {
         <p class="status-line">
             <span class="dot" class:on=move || phone.connected.get()></span>
             <span id="phone-status">{move || if phone.connected.get() { "Ready to call" } else { "Connecting…" }}</span>
+            <span class="balance">
+                {move || balance.get().map(|b| view! { "Balance " <strong id="balance">{rest::money(b)}</strong> })}
+            </span>
         </p>
     }
 }

@@ -3,5 +3,6 @@
 pub mod audit_log;
 pub mod call_legs;
 pub mod calls;
+pub mod ledger;
 pub mod refresh_tokens;
 pub mod users;

@@ -11,6 +11,7 @@ pub struct Model {
     pub display_name: String,
     pub role: String,
     pub disabled: bool,
+    pub credit_limit: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
