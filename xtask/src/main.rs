@@ -168,8 +168,6 @@ fn compile_tests() -> Result<Vec<TestBinary>> {
         .args([
             "test",
             "--workspace",
-            "--exclude",
-            "web",
             "--locked",
             "--no-run",
             "--message-format=json-render-diagnostics",
