@@ -165,13 +165,7 @@ fn test() -> Result<()> {
 
 fn compile_tests() -> Result<Vec<TestBinary>> {
     let mut child = cargo()
-        .args([
-            "test",
-            "--workspace",
-            "--locked",
-            "--no-run",
-            "--message-format=json-render-diagnostics",
-        ])
+        .args(["test", "--workspace", "--locked", "--no-run", "--message-format=json-render-diagnostics"])
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("could not start cargo: {e}"))?;

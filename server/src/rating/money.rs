@@ -106,8 +106,8 @@ mod tests {
         let rendered: Vec<String> = inputs
             .iter()
             .map(|i| match Money::parse(i) {
-                Ok(m) => format!("{i:>12} → {m} ({} µ)", m.0),
-                Err(e) => format!("{i:>12} → error: {e}"),
+                Ok(m) => format!("{:<14} → {m} ({} µ)", format!("{i:?}"), m.0),
+                Err(e) => format!("{:<14} → error: {e}", format!("{i:?}")),
             })
             .collect();
         expect.assert_eq(&rendered.join("\n"));
@@ -133,20 +133,20 @@ mod tests {
                 "9223372036855",
             ],
             expect![[r#"
-                      0.0125 → 0.012500 (12500 µ)
-                        12.5 → 12.500000 (12500000 µ)
-                           7 → 7.000000 (7000000 µ)
-                          7. → 7.000000 (7000000 µ)
-                          .5 → 0.500000 (500000 µ)
-                          -3 → -3.000000 (-3000000 µ)
-                   +1.000001 → 1.000001 (1000001 µ)
-                   0.1234567 → error: has more than 6 decimal places
-                         1e3 → error: is not a decimal number like 12.50
-                         1,5 → error: is not a decimal number like 12.50
-                             → error: is empty
-                          2  → 2.000000 (2000000 µ)
-                           - → error: is not a decimal number like 12.50
-                9223372036855 → error: is too large"#]],
+                "0.0125"       → 0.012500 (12500 µ)
+                "12.5"         → 12.500000 (12500000 µ)
+                "7"            → 7.000000 (7000000 µ)
+                "7."           → 7.000000 (7000000 µ)
+                ".5"           → 0.500000 (500000 µ)
+                "-3"           → -3.000000 (-3000000 µ)
+                "+1.000001"    → 1.000001 (1000001 µ)
+                "0.1234567"    → error: has more than 6 decimal places
+                "1e3"          → error: is not a decimal number like 12.50
+                "1,5"          → error: is not a decimal number like 12.50
+                ""             → error: is empty
+                " 2 "          → 2.000000 (2000000 µ)
+                "-"            → error: is not a decimal number like 12.50
+                "9223372036855" → error: is too large"#]],
         );
     }
 }

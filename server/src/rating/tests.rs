@@ -27,7 +27,7 @@ fn check(tariff: &str, durations: &str, expect: Expect) {
                 Duration::from_secs(s.parse().unwrap()) + Duration::from_millis(format!("{ms:0<3}").parse().unwrap())
             });
             let c = rate(&t, talk);
-            format!("{d:>7}s → {:>4}s billed, {}", c.billable_secs, c.amount)
+            format!("{:<8} → {:>4}s billed, {}", format!("{d}s"), c.billable_secs, c.amount)
         })
         .collect();
     expect.assert_eq(&rendered.join("\n"));
@@ -39,15 +39,15 @@ fn per_minute_billing_60_60() {
         "0.0125 0 0 60/60",
         "- 0 1 59 60 60.001 61 120 121",
         expect![[r#"
-                  -s →    0s billed, 0.000000
-                  0s →   60s billed, 0.012500
-                  1s →   60s billed, 0.012500
-                 59s →   60s billed, 0.012500
-                 60s →   60s billed, 0.012500
-             60.001s →  120s billed, 0.025000
-                 61s →  120s billed, 0.025000
-                120s →  120s billed, 0.025000
-                121s →  180s billed, 0.037500"#]],
+            -s       →    0s billed, 0.000000
+            0s       →   60s billed, 0.012500
+            1s       →   60s billed, 0.012500
+            59s      →   60s billed, 0.012500
+            60s      →   60s billed, 0.012500
+            60.001s  →  120s billed, 0.025000
+            61s      →  120s billed, 0.025000
+            120s     →  120s billed, 0.025000
+            121s     →  180s billed, 0.037500"#]],
     );
 }
 
@@ -58,10 +58,10 @@ fn per_second_billing_with_fee_rounds_fractions_up_once() {
         "0.01 0.05 0 1/1",
         "1 2 3 59.5",
         expect![[r#"
-                  1s →    1s billed, 0.050167
-                  2s →    2s billed, 0.050334
-                  3s →    3s billed, 0.050500
-               59.5s →   60s billed, 0.060000"#]],
+            1s       →    1s billed, 0.050167
+            2s       →    2s billed, 0.050334
+            3s       →    3s billed, 0.050500
+            59.5s    →   60s billed, 0.060000"#]],
     );
 }
 
@@ -71,12 +71,12 @@ fn thirty_then_six_with_a_minimum() {
         "0.06 0 45 30/6",
         "1 30 45 46 52 53",
         expect![[r#"
-                  1s →   48s billed, 0.048000
-                 30s →   48s billed, 0.048000
-                 45s →   48s billed, 0.048000
-                 46s →   48s billed, 0.048000
-                 52s →   54s billed, 0.054000
-                 53s →   54s billed, 0.054000"#]],
+            1s       →   48s billed, 0.048000
+            30s      →   48s billed, 0.048000
+            45s      →   48s billed, 0.048000
+            46s      →   48s billed, 0.048000
+            52s      →   54s billed, 0.054000
+            53s      →   54s billed, 0.054000"#]],
     );
 }
 
