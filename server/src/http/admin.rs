@@ -2,12 +2,12 @@
 
 use axum::{Router, extract::State, routing::get};
 use chrono::Utc;
-use protocol::{api, limits::PAGE_MAX};
+use protocol::api;
 
 use super::{
     AppState,
     error::ApiError,
-    extract::{AdminUser, Json, Path, Query},
+    extract::{AdminUser, Json, Path, Query, paging},
     to_wire_user,
 };
 use crate::domain::UserId;
@@ -21,14 +21,7 @@ async fn list_users(
     AdminUser(_): AdminUser,
     Query(query): Query<api::UserQuery>,
 ) -> Result<Json<api::Page<api::User>>, ApiError> {
-    let page = query.page.unwrap_or(1);
-    let per_page = query.per_page.unwrap_or(25);
-    if page == 0 {
-        return Err(ApiError::field("page", "pages start at 1"));
-    }
-    if per_page == 0 || per_page > PAGE_MAX {
-        return Err(ApiError::field("per_page", format!("must be between 1 and {PAGE_MAX}")));
-    }
+    let (page, per_page) = paging(query.page, query.per_page)?;
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     if q.is_some_and(|q| q.chars().count() > 100) {
         return Err(ApiError::field("q", "is too long (100 characters at most)"));

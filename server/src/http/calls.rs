@@ -3,13 +3,13 @@
 use axum::{Router, extract::State, routing::get};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{Hmac, Mac};
-use protocol::{api, limits::PAGE_MAX};
+use protocol::api;
 use serde::Deserialize;
 
 use super::{
     AppState,
     error::ApiError,
-    extract::{AuthUser, Json, Query},
+    extract::{AuthUser, Json, Paging, Query},
 };
 use crate::{
     call::EndCause,
@@ -57,25 +57,12 @@ async fn recent(State(state): State<AppState>, AuthUser(me): AuthUser) -> Result
     Ok(Json(users.iter().map(|u| contact(&state, u)).collect()))
 }
 
-#[derive(Deserialize)]
-struct PageQuery {
-    page: Option<u32>,
-    per_page: Option<u32>,
-}
-
 async fn history(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
-    Query(query): Query<PageQuery>,
+    Query(query): Query<Paging>,
 ) -> Result<Json<api::Page<api::CallRecord>>, ApiError> {
-    let page = query.page.unwrap_or(1);
-    let per_page = query.per_page.unwrap_or(20);
-    if page == 0 {
-        return Err(ApiError::field("page", "pages start at 1"));
-    }
-    if per_page == 0 || per_page > PAGE_MAX {
-        return Err(ApiError::field("per_page", format!("must be between 1 and {PAGE_MAX}")));
-    }
+    let (page, per_page) = query.checked()?;
     let (rows, total) = state.db.call_history(me.id, page, per_page).await?;
     let rfc = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let items = rows

@@ -88,3 +88,30 @@ impl FromRequestParts<AppState> for AdminUser {
         Ok(AdminUser(user))
     }
 }
+
+/// `?page=&per_page=` of a listing: 1-based page, at most `PAGE_MAX` per page.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Paging {
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+impl Paging {
+    /// `(page, per_page)`, or a 422 naming the bad field.
+    pub fn checked(&self) -> Result<(u32, u32), ApiError> {
+        paging(self.page, self.per_page)
+    }
+}
+
+/// The same check for queries that carry paging among other fields.
+pub fn paging(page: Option<u32>, per_page: Option<u32>) -> Result<(u32, u32), ApiError> {
+    use protocol::limits::PAGE_MAX;
+    let (page, per_page) = (page.unwrap_or(1), per_page.unwrap_or(20));
+    if page == 0 {
+        return Err(ApiError::field("page", "pages start at 1"));
+    }
+    if per_page == 0 || per_page > PAGE_MAX {
+        return Err(ApiError::field("per_page", format!("must be between 1 and {PAGE_MAX}")));
+    }
+    Ok((page, per_page))
+}

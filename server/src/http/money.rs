@@ -7,13 +7,12 @@ use axum::{
     routing::{get, post, put},
 };
 use chrono::Utc;
-use protocol::{api, limits::PAGE_MAX};
-use serde::Deserialize;
+use protocol::api;
 
 use super::{
     AppState,
     error::ApiError,
-    extract::{AdminUser, AuthUser, Json, Path, Query},
+    extract::{AdminUser, AuthUser, Json, Paging, Path, Query},
 };
 use crate::{
     domain::UserId,
@@ -46,26 +45,7 @@ async fn balance_of(state: &AppState, user: UserId) -> Result<api::Balance, ApiE
     })
 }
 
-#[derive(Deserialize)]
-struct PageQuery {
-    page: Option<u32>,
-    per_page: Option<u32>,
-}
-
-impl PageQuery {
-    fn checked(&self) -> Result<(u32, u32), ApiError> {
-        let (page, per_page) = (self.page.unwrap_or(1), self.per_page.unwrap_or(20));
-        if page == 0 {
-            return Err(ApiError::field("page", "pages start at 1"));
-        }
-        if per_page == 0 || per_page > PAGE_MAX {
-            return Err(ApiError::field("per_page", format!("must be between 1 and {PAGE_MAX}")));
-        }
-        Ok((page, per_page))
-    }
-}
-
-async fn statement_of(state: &AppState, user: UserId, q: &PageQuery) -> Result<api::Page<api::LedgerLine>, ApiError> {
+async fn statement_of(state: &AppState, user: UserId, q: &Paging) -> Result<api::Page<api::LedgerLine>, ApiError> {
     let (page, per_page) = q.checked()?;
     let (lines, total) = state.db.statement(&Account::User(user), page, per_page).await?;
     let items = lines
@@ -88,7 +68,7 @@ async fn my_balance(State(state): State<AppState>, AuthUser(me): AuthUser) -> Re
 async fn my_ledger(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<Paging>,
 ) -> Result<Json<api::Page<api::LedgerLine>>, ApiError> {
     Ok(Json(statement_of(&state, me.id, &q).await?))
 }
@@ -105,7 +85,7 @@ async fn user_ledger(
     State(state): State<AppState>,
     AdminUser(_): AdminUser,
     Path(id): Path<i64>,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<Paging>,
 ) -> Result<Json<api::Page<api::LedgerLine>>, ApiError> {
     state.db.credit_limit(UserId(id)).await?.ok_or(ApiError::NotFound("no such user"))?;
     Ok(Json(statement_of(&state, UserId(id), &q).await?))
