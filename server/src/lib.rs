@@ -7,6 +7,7 @@ pub mod domain;
 pub mod http;
 pub mod ids;
 pub mod ledger;
+pub mod number;
 pub mod rating;
 pub mod signaling;
 pub mod startup;
