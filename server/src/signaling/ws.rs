@@ -23,7 +23,7 @@ use tokio::time::{Instant, interval, timeout};
 use super::{convert, hub::Hub};
 use crate::{
     auth::tokens::TokenError,
-    call::{CallId, DeviceId, Input, Party},
+    call::{CallId, DeviceId, EndCause, Input, Party},
     domain::{User, UserId},
     http::{AppState, error::ApiError},
     ids,
@@ -238,14 +238,14 @@ async fn dial(
         })
     };
     if callee == me.id {
-        return refuse("self_call", "you cannot call yourself");
+        return refuse(EndCause::SelfCall.code(), "you cannot call yourself");
     }
     if sdp.trim().is_empty() || !sdp.starts_with("v=0") {
         return refuse("bad_sdp", "the offer is not an SDP session description");
     }
     let peer = match state.db.user_by_id(UserId(callee)).await {
         Ok(Some(u)) if !u.disabled => Peer { id: u.id.0, display_name: u.display_name.as_str().to_string() },
-        Ok(_) => return refuse("unknown_user", "there is no such user to call"),
+        Ok(_) => return refuse(EndCause::UnknownUser.code(), "there is no such user to call"),
         Err(e) => {
             tracing::error!(error = %e, "looking up the callee failed");
             return refuse("internal", "something went wrong on our side");
