@@ -13,6 +13,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub mod sipp;
+
 use anyhow::{Context, Result, anyhow, bail};
 use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
 use server::config::{AdminSeed, Secret, Settings};
@@ -26,6 +28,8 @@ const WAIT: Duration = Duration::from_secs(15);
 /// The platform under test.
 pub struct Stack {
     pub base: String,
+    /// The gateway's SIP address (UDP and TCP), where carriers send INVITEs.
+    pub sip: std::net::SocketAddr,
     _dir: tempfile::TempDir,
 }
 
@@ -37,19 +41,48 @@ impl Stack {
     pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut settings = Settings::default();
+        // Server logs when asked for (`RUST_LOG=info cargo test ...`).
+        if std::env::var_os("RUST_LOG").is_some() {
+            server::telemetry::init(&settings.log);
+        }
         settings.data_dir = dir.path().to_path_buf();
         settings.http.bind = "127.0.0.1:0".parse()?;
+        settings.gateway.sip_bind = "127.0.0.1:0".parse()?;
+        settings.gateway.webrtc_bind = "127.0.0.1:0".parse()?;
         settings.web_dist = Some(web_dist()?);
         settings.admin = Some(AdminSeed { email: ADMIN_EMAIL.into(), password: Some(Secret::new(ADMIN_PASSWORD)) });
         tweak(&mut settings);
         let app = server::App::build(settings).await?;
         let base = format!("http://127.0.0.1:{}", app.port());
+        let sip = app.state().hub.gateway().map(|g| g.sip_addr).ok_or_else(|| anyhow::anyhow!("gateway disabled"))?;
         tokio::spawn(app.run_until(std::future::pending()));
-        Ok(Self { base, _dir: dir })
+        Ok(Self { base, sip, _dir: dir })
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Logs the seeded admin in through the API; the access token.
+    pub async fn admin_token(&self) -> Result<String> {
+        let r = reqwest::Client::new()
+            .post(self.url("/api/auth/login"))
+            .json(&serde_json::json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "admin login: {}", r.status());
+        let body: serde_json::Value = r.json().await?;
+        Ok(body["access_token"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// An admin API call; the JSON reply.
+    pub async fn admin_post(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value> {
+        let token = self.admin_token().await?;
+        let r = reqwest::Client::new().post(self.url(path)).bearer_auth(token).json(&body).send().await?;
+        let status = r.status();
+        let reply: serde_json::Value = r.json().await.unwrap_or_default();
+        anyhow::ensure!(status.is_success(), "POST {path}: {status} {reply}");
+        Ok(reply)
     }
 
     /// Creates an account through the API, as another person would have.

@@ -13,6 +13,7 @@ use sea_orm_migration::prelude::*;
 mod m20261123_000001_accounts;
 mod m20261123_000002_calls;
 mod m20261123_000003_ledger;
+mod m20261123_000004_pstn;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_accounts::Migration),
             Box::new(m20261123_000002_calls::Migration),
             Box::new(m20261123_000003_ledger::Migration),
+            Box::new(m20261123_000004_pstn::Migration),
         ]
     }
 }

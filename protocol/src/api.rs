@@ -44,6 +44,10 @@ pub struct User {
     pub display_name: String,
     pub role: Role,
     pub disabled: bool,
+    /// ISO 3166-1 alpha-2 (e.g. `GB`): numbers typed in national format are read as this
+    /// country's. `None`: only international format (`+44…`).
+    #[serde(default)]
+    pub country: Option<String>,
     /// RFC 3339, UTC.
     pub created_at: String,
 }
@@ -52,6 +56,9 @@ pub struct User {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UpdateProfile {
     pub display_name: String,
+    /// Absent: unchanged; `""`: cleared; else two letters like `GB`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
 }
 
 /// `POST /api/me/password`
@@ -177,6 +184,140 @@ pub struct CreditLimit {
     pub credit_limit: String,
 }
 
+/// How a carrier's gateway is reached.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    #[default]
+    Udp,
+    Tcp,
+}
+
+/// What outbound calls through a carrier show as the caller's number.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum CallerIdPolicy {
+    /// The calling user's first DID, else `caller_id_number`, else anonymous.
+    #[default]
+    UserDid,
+    /// Always `caller_id_number`.
+    Fixed,
+    /// `anonymous`.
+    Anonymous,
+}
+
+/// One SIP proxy address of a carrier; a carrier's gateways are tried in order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CarrierGateway {
+    /// An IP address or a DNS name.
+    pub host: String,
+    /// 1..=65535.
+    #[serde(default = "default_sip_port")]
+    pub port: u32,
+    #[serde(default)]
+    pub transport: Transport,
+}
+
+fn default_sip_port() -> u32 {
+    5060
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A carrier (SIP trunk): `GET /api/admin/carriers`, `GET /api/admin/carriers/{id}`. The
+/// password is never sent back; `has_password` says whether one is stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Carrier {
+    pub id: i64,
+    pub name: String,
+    pub enabled: bool,
+    pub username: Option<String>,
+    pub has_password: bool,
+    /// The host in the `From` URI of outbound INVITEs.
+    pub from_domain: Option<String>,
+    pub caller_id_policy: CallerIdPolicy,
+    /// E.164.
+    pub caller_id_number: Option<String>,
+    /// Removed from the front of the E.164 number before dialing (e.g. `+`, `+44`).
+    pub strip_prefix: String,
+    /// Put in front after stripping (e.g. `0`, `00`).
+    pub prepend: String,
+    /// Canonical CIDRs; INVITEs are accepted only from these.
+    pub inbound_cidrs: Vec<String>,
+    pub gateways: Vec<CarrierGateway>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `POST /api/admin/carriers`, `PUT /api/admin/carriers/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CarrierInput {
+    /// 1 to 64 characters, unique.
+    pub name: String,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Write-only. Absent: unchanged (none on create); `""`: cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub from_domain: Option<String>,
+    #[serde(default)]
+    pub caller_id_policy: CallerIdPolicy,
+    /// E.164 in international format; required for `fixed`, ignored for `anonymous`.
+    #[serde(default)]
+    pub caller_id_number: Option<String>,
+    /// `+` and digits, at most 16.
+    #[serde(default)]
+    pub strip_prefix: String,
+    /// `+` and digits, at most 16.
+    #[serde(default)]
+    pub prepend: String,
+    /// Networks (`192.0.2.0/24`) or single addresses.
+    #[serde(default)]
+    pub inbound_cidrs: Vec<String>,
+    /// 1 to 8, in order.
+    pub gateways: Vec<CarrierGateway>,
+}
+
+/// A telephone number that rings a user: `GET /api/admin/dids`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Did {
+    pub id: i64,
+    /// E.164.
+    pub number: String,
+    pub user_id: i64,
+    pub user_email: String,
+    pub user_display_name: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+/// `POST /api/admin/dids`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DidInput {
+    /// International format (`+44 20 7946 0123`); stored as E.164.
+    pub number: String,
+    pub user_id: i64,
+}
+
+/// Query of `GET /api/admin/dids`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DidQuery {
+    /// Matches the number, or the owner's email or name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// 1-based.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_page: Option<u32>,
+}
+
 /// `GET /healthz`, `GET /readyz`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Health {
@@ -236,6 +377,16 @@ mod tests {
             .assert_eq(&serde_json::to_string(&body).unwrap());
         let no_fields: ErrorBody = serde_json::from_str(r#"{"error":{"code":"not_found","message":"x"}}"#).unwrap();
         assert!(no_fields.error.fields.is_empty());
+    }
+
+    #[test]
+    fn carrier_input_defaults() {
+        let input: CarrierInput = serde_json::from_str(r#"{"name":"t","gateways":[{"host":"h"}]}"#).unwrap();
+        assert!(input.enabled);
+        assert_eq!(input.password, None);
+        assert_eq!(input.caller_id_policy, CallerIdPolicy::UserDid);
+        assert_eq!(input.gateways[0], CarrierGateway { host: "h".into(), port: 5060, transport: Transport::Udp });
+        expect![[r#""user_did""#]].assert_eq(&serde_json::to_string(&CallerIdPolicy::UserDid).unwrap());
     }
 
     #[test]

@@ -9,3 +9,7 @@ pub const PASSWORD_MAX: usize = 128;
 pub const DISPLAY_NAME_MAX: usize = 64;
 /// Largest page an API listing returns.
 pub const PAGE_MAX: u32 = 100;
+/// Longest carrier name.
+pub const CARRIER_NAME_MAX: usize = 64;
+/// Most gateways one carrier may list.
+pub const CARRIER_GATEWAYS_MAX: usize = 8;

@@ -25,6 +25,13 @@ pub enum ClientMsg {
         callee: i64,
         sdp: String,
     },
+    /// Call a phone number through the PSTN gateway. National formats are read in the
+    /// user's country. Answered like `Dial`: `Calling`, then `EarlyMedia`, `Ringing`, ...
+    DialNumber {
+        request_id: String,
+        number: String,
+        sdp: String,
+    },
     Answer {
         call_id: String,
         sdp: String,
@@ -83,8 +90,12 @@ pub struct SessionDescription {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Peer {
+    /// The user's id; 0 for a phone number.
     pub id: i64,
     pub display_name: String,
+    /// E.164, when the peer is a phone number (a PSTN call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -120,6 +131,12 @@ pub enum ServerMsg {
     /// At least one of the callee's devices is ringing.
     Ringing {
         call_id: String,
+    },
+    /// A PSTN call's media answer, before the far end answered: apply it so that ringback
+    /// and early media play. `Answered` follows with the same SDP.
+    EarlyMedia {
+        call_id: String,
+        sdp: String,
     },
     Incoming {
         call_id: String,

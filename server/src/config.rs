@@ -27,8 +27,43 @@ pub struct Settings {
     pub log: LogSettings,
     pub calls: CallSettings,
     pub ice: IceSettings,
+    pub gateway: GatewaySettings,
     /// The admin account created at start-up if it does not exist yet.
     pub admin: Option<AdminSeed>,
+}
+
+/// The in-process PSTN gateway (see the `gateway` crate).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewaySettings {
+    pub enabled: bool,
+    /// SIP on UDP and TCP. Port 0 picks a free port (tests).
+    pub sip_bind: SocketAddr,
+    /// The one UDP port every browser's media uses.
+    pub webrtc_bind: SocketAddr,
+    /// The address browsers send media to, when it differs from `webrtc_bind` (NAT, 0.0.0.0).
+    pub webrtc_public_ip: Option<std::net::IpAddr>,
+    /// Carrier RTP sockets (an ephemeral port per call) bind here; SDP advertises
+    /// `rtp_public_ip` when set.
+    pub rtp_bind_ip: std::net::IpAddr,
+    pub rtp_public_ip: Option<std::net::IpAddr>,
+    /// A call whose carrier sends no RTP for this long ends with `media_timeout`.
+    pub media_timeout_secs: u64,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        let lo = std::net::IpAddr::from([127, 0, 0, 1]);
+        Self {
+            enabled: true,
+            sip_bind: SocketAddr::new(lo, 5060),
+            webrtc_bind: SocketAddr::new(lo, 10000),
+            webrtc_public_ip: None,
+            rtp_bind_ip: lo,
+            rtp_public_ip: None,
+            media_timeout_secs: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -158,6 +193,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             calls: CallSettings::default(),
             ice: IceSettings::default(),
+            gateway: GatewaySettings::default(),
             admin: None,
         }
     }

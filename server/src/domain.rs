@@ -44,7 +44,33 @@ pub struct User {
     pub display_name: DisplayName,
     pub role: Role,
     pub disabled: bool,
+    /// Where numbers typed in national format are read (`None`: only international format).
+    pub country: Option<Country>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A country phone numbers can be read in: ISO 3166-1 alpha-2, upper case (e.g. `GB`), one that
+/// libphonenumber has metadata for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Country(String);
+
+impl Country {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let s = raw.trim().to_ascii_uppercase();
+        if s.len() != 2 || !s.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err("must be two letters, like GB");
+        }
+        if s.parse::<phonenumber::country::Id>().is_err() {
+            return Err("is not a country code we know");
+        }
+        Ok(Self(s))
+    }
+    pub fn from_trusted(s: String) -> Self {
+        Self(s)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// An email address, trimmed and lower-cased so that uniqueness is case-insensitive.
@@ -149,6 +175,15 @@ mod tests {
         assert!(DisplayName::parse(&"é".repeat(65)).is_err());
         assert!(DisplayName::parse("").is_err());
         assert!(DisplayName::parse("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn countries_are_iso_codes_libphonenumber_knows() {
+        assert_eq!(Country::parse(" gb ").unwrap().as_str(), "GB");
+        assert_eq!(Country::parse("US").unwrap().as_str(), "US");
+        for bad in ["", "G", "GBR", "XX", "ZZ", "1A", "é"] {
+            assert!(Country::parse(bad).is_err(), "{bad:?} should be refused");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod call;
+pub mod carrier;
 pub mod config;
 pub mod domain;
 pub mod http;

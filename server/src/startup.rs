@@ -64,7 +64,17 @@ impl App {
             ring_timeout: Duration::from_secs(c.ring_timeout_secs),
             reconnect_grace: Duration::from_secs(c.reconnect_grace_secs),
         };
-        let hub = Hub::new(db.clone(), call_config);
+        let gateway = if settings.gateway.enabled { Some(start_gateway(&settings.gateway).await?) } else { None };
+        let (gateway, gateway_events) = gateway.unzip();
+        let hub = Hub::new(db.clone(), call_config, gateway);
+        if let Some(mut events) = gateway_events {
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                while let Some(event) = events.recv().await {
+                    hub.gateway_event(event).await;
+                }
+            });
+        }
         let state = AppState::new(Inner { db, keys, settings, limiter, hub });
         let router = http::router(state.clone());
         Ok(Self { listener, router, state })
@@ -100,9 +110,28 @@ impl App {
         });
         let served = axum::serve(self.listener, service).with_graceful_shutdown(stop).await;
         sweeper.abort();
+        if let Some(gw) = self.state.hub.gateway() {
+            gw.shutdown();
+        }
         self.state.hub.wait_idle(Duration::from_secs(2)).await;
         served
     }
+}
+
+async fn start_gateway(
+    g: &crate::config::GatewaySettings,
+) -> anyhow::Result<(gateway::Gateway, tokio::sync::mpsc::UnboundedReceiver<protocol::gateway::Event>)> {
+    let config = gateway::Config {
+        sip_bind: g.sip_bind,
+        webrtc_bind: g.webrtc_bind,
+        webrtc_public: g.webrtc_public_ip,
+        rtp_bind: g.rtp_bind_ip,
+        rtp_public: g.rtp_public_ip,
+        media_timeout: Duration::from_secs(g.media_timeout_secs),
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let gw = gateway::Gateway::start(config, tx).await.context("starting the PSTN gateway")?;
+    Ok((gw, rx))
 }
 
 async fn shutdown_signal() {

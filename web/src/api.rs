@@ -24,6 +24,15 @@ impl ApiError {
             fields: BTreeMap::new(),
         }
     }
+    /// A reason about one field found here, before asking the server.
+    pub fn local_field(name: &str, reason: &str) -> Self {
+        Self {
+            status: 422,
+            code: api::codes::VALIDATION.into(),
+            message: "Some fields are invalid.".into(),
+            fields: [(name.to_string(), reason.to_string())].into(),
+        }
+    }
     pub fn field(&self, name: &str) -> Option<String> {
         self.fields.get(name).cloned()
     }
@@ -112,6 +121,42 @@ pub async fn list_users(token: String, q: String, page: u32) -> Result<api::Page
 
 pub async fn set_disabled(token: String, id: i64, disabled: bool) -> Result<api::User, ApiError> {
     send_json(Request::patch(&format!("/api/admin/users/{id}")), Some(&token), &api::AdminUpdateUser { disabled }).await
+}
+
+/// A request whose success has no body (204).
+async fn send_empty(req: RequestBuilder, token: &str) -> Result<(), ApiError> {
+    let resp = authed(req, Some(token)).send().await.map_err(ApiError::network)?;
+    if resp.ok() { Ok(()) } else { read::<()>(resp).await }
+}
+
+pub async fn list_carriers(token: String) -> Result<Vec<api::Carrier>, ApiError> {
+    get(Request::get("/api/admin/carriers"), &token).await
+}
+
+pub async fn create_carrier(token: String, req: api::CarrierInput) -> Result<api::Carrier, ApiError> {
+    send_json(Request::post("/api/admin/carriers"), Some(&token), &req).await
+}
+
+pub async fn update_carrier(token: String, id: i64, req: api::CarrierInput) -> Result<api::Carrier, ApiError> {
+    send_json(Request::put(&format!("/api/admin/carriers/{id}")), Some(&token), &req).await
+}
+
+pub async fn delete_carrier(token: String, id: i64) -> Result<(), ApiError> {
+    send_empty(Request::delete(&format!("/api/admin/carriers/{id}")), &token).await
+}
+
+pub async fn list_dids(token: String, q: String, page: u32) -> Result<api::Page<api::Did>, ApiError> {
+    let page = page.to_string();
+    get(Request::get("/api/admin/dids").query([("q", q.as_str()), ("page", page.as_str()), ("per_page", "20")]), &token)
+        .await
+}
+
+pub async fn create_did(token: String, req: api::DidInput) -> Result<api::Did, ApiError> {
+    send_json(Request::post("/api/admin/dids"), Some(&token), &req).await
+}
+
+pub async fn delete_did(token: String, id: i64) -> Result<(), ApiError> {
+    send_empty(Request::delete(&format!("/api/admin/dids/{id}")), &token).await
 }
 
 pub async fn directory(token: String, q: String) -> Result<Vec<api::Contact>, ApiError> {

@@ -59,6 +59,8 @@ fn App() -> impl IntoView {
                         <Route path=path!("/history") view=|| view! { <Signed><pages::history::History/></Signed> }/>
                         <Route path=path!("/profile") view=|| view! { <Signed><pages::profile::Profile/></Signed> }/>
                         <Route path=path!("/admin") view=|| view! { <Signed><pages::admin::Admin/></Signed> }/>
+                        <Route path=path!("/admin/carriers") view=|| view! { <Signed><pages::carriers::Carriers/></Signed> }/>
+                        <Route path=path!("/admin/dids") view=|| view! { <Signed><pages::dids::Dids/></Signed> }/>
                     </Routes>
                 </Show>
             </main>

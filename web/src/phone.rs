@@ -105,6 +105,9 @@ struct Controller {
     next_request: u32,
     tone: Option<Tone>,
     retry: u32,
+    /// The current (phone) call's media answer arrived before the answer: the network plays
+    /// ringback, not us.
+    early_media: bool,
 }
 
 thread_local! {
@@ -140,6 +143,7 @@ pub fn start(phone: Phone, auth: Auth) {
             next_request: 0,
             tone: None,
             retry: 0,
+            early_media: false,
         });
         true
     });
@@ -253,7 +257,28 @@ fn on_message(msg: ServerMsg) {
                         *ringing = true;
                     }
                     mark("ringing");
-                    c.tone = Tone::play(tones::RINGBACK);
+                    // A phone call's ringback (or early media) comes from the network.
+                    if !c.early_media {
+                        c.tone = Tone::play(tones::RINGBACK);
+                    }
+                }
+            });
+        }
+        ServerMsg::EarlyMedia { call_id, sdp } => {
+            let Some(Some(media)) = with(|c| {
+                if c.phone.screen.get_untracked().call_id() != Some(&call_id) {
+                    return None;
+                }
+                c.early_media = true;
+                c.tone = None;
+                c.media.clone()
+            }) else {
+                return;
+            };
+            mark("early_media");
+            spawn_local(async move {
+                if let Err(e) = media.set_remote(RtcSdpType::Answer, &sdp).await {
+                    fail(e);
                 }
             });
         }
@@ -282,6 +307,10 @@ fn on_message(msg: ServerMsg) {
                 return;
             };
             spawn_local(async move {
+                // A phone call's answer was applied already, with its early media.
+                if media.has_remote() {
+                    return;
+                }
                 if let Err(e) = media.set_remote(RtcSdpType::Answer, &sdp).await {
                     fail(e);
                 }
@@ -467,6 +496,7 @@ pub fn dial(peer: Peer) {
         c.phone.error.set(None);
         c.phone.ended.set(None);
         c.caller = true;
+        c.early_media = false;
         c.next_request += 1;
         c.phone.screen.set(Screen::Outgoing { call_id: None, peer: peer.clone(), ringing: false });
         true
@@ -493,7 +523,10 @@ pub fn dial(peer: Peer) {
         match media.offer(false).await {
             Ok(sdp) => {
                 let request_id = with(|c| c.next_request.to_string()).unwrap_or_default();
-                send(ClientMsg::Dial { request_id, callee: peer.id, sdp });
+                match peer.number.clone() {
+                    Some(number) => send(ClientMsg::DialNumber { request_id, number, sdp }),
+                    None => send(ClientMsg::Dial { request_id, callee: peer.id, sdp }),
+                }
             }
             Err(e) => fail(e),
         }
@@ -648,4 +681,11 @@ pub async fn sleep(ms: u32) {
         }
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Sends `tones` (0-9, *, #) on the current call's audio as RFC 4733 events. False when there is
+/// no call with media to send them on.
+pub fn send_dtmf(tones: &str) -> bool {
+    let Some(Some(media)) = with(|c| c.media.clone()) else { return false };
+    media.dtmf(tones)
 }

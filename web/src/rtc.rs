@@ -118,6 +118,26 @@ impl Media {
         Ok(Self { pc, mic, audio, _handlers: vec![ice, track, state] })
     }
 
+    /// Whether an answer (or offer) from the peer was applied already.
+    pub fn has_remote(&self) -> bool {
+        self.pc.remote_description().is_some()
+    }
+
+    /// Queues DTMF `tones` on the audio sender (100 ms each, 70 ms apart; RFC 4733 events).
+    pub fn dtmf(&self, tones: &str) -> bool {
+        let senders = self.pc.get_senders();
+        let Some(sender) = senders.iter().find_map(|s| s.dyn_into::<web_sys::RtcRtpSender>().ok()) else {
+            return false;
+        };
+        match sender.dtmf() {
+            Some(dtmf) => {
+                dtmf.insert_dtmf_with_duration_and_inter_tone_gap(tones, 100, 70);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Creates and applies a local offer (`restart`: with new ICE credentials).
     pub async fn offer(&self, restart: bool) -> Result<String, String> {
         let promise = if restart {

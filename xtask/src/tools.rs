@@ -10,7 +10,7 @@ use crate::{Result, root, sh, step};
 const TRUNK: &str = "0.21.14"; // 0.22 needs rustc 1.96.1
 const BINARYEN: &str = "132"; // Debian's wasm-opt 108 emits wasm that Chromium rejects
 /// Debian packages the tests need (the test command installs them when run as root).
-const TEST_PACKAGES: &[&str] = &["chromium", "chromium-driver", "postgresql"];
+const TEST_PACKAGES: &[&str] = &["chromium", "chromium-driver", "postgresql", "sip-tester"];
 
 pub fn tools_dir() -> PathBuf {
     if let Some(dir) = env::var_os("CALLPLAT_TOOLS") {

@@ -31,10 +31,22 @@ pub enum EndCause {
     SelfCall,
     /// The callee does not exist. The shell refuses this before a `Call` exists.
     UnknownUser,
+    /// The dialled number is not a valid phone number. Refused before a `Call` exists.
+    InvalidNumber,
+    /// No enabled carrier can take the call. Refused before a `Call` exists.
+    NoRoute,
+    /// The carrier says the number does not exist (SIP 404/484/604).
+    NumberNotFound,
+    /// The carrier refused or failed the call for another reason, or did not respond.
+    CarrierFailed,
+    /// No audio came from the carrier for the media inactivity timeout.
+    MediaTimeout,
+    /// The browser's media path to the gateway failed (ICE/DTLS) or its SDP was unusable.
+    MediaFailed,
 }
 
 impl EndCause {
-    pub const ALL: [EndCause; 10] = [
+    pub const ALL: [EndCause; 16] = [
         EndCause::Normal,
         EndCause::Cancelled,
         EndCause::Declined,
@@ -45,6 +57,12 @@ impl EndCause {
         EndCause::ConnectionLost,
         EndCause::SelfCall,
         EndCause::UnknownUser,
+        EndCause::InvalidNumber,
+        EndCause::NoRoute,
+        EndCause::NumberNotFound,
+        EndCause::CarrierFailed,
+        EndCause::MediaTimeout,
+        EndCause::MediaFailed,
     ];
 
     /// The stable code stored in call records and sent to browsers.
@@ -60,6 +78,12 @@ impl EndCause {
             EndCause::ConnectionLost => "connection_lost",
             EndCause::SelfCall => "self_call",
             EndCause::UnknownUser => "unknown_user",
+            EndCause::InvalidNumber => "invalid_number",
+            EndCause::NoRoute => "no_route",
+            EndCause::NumberNotFound => "number_not_found",
+            EndCause::CarrierFailed => "carrier_failed",
+            EndCause::MediaTimeout => "media_timeout",
+            EndCause::MediaFailed => "media_failed",
         }
     }
 
@@ -80,6 +104,12 @@ impl EndCause {
             EndCause::ConnectionLost => "The connection was lost.",
             EndCause::SelfCall => "You cannot call yourself.",
             EndCause::UnknownUser => "There is no such user.",
+            EndCause::InvalidNumber => "That is not a valid phone number.",
+            EndCause::NoRoute => "Calls to phone numbers are not available right now.",
+            EndCause::NumberNotFound => "The number does not exist.",
+            EndCause::CarrierFailed => "The call could not be connected.",
+            EndCause::MediaTimeout => "The call was ended because no audio arrived.",
+            EndCause::MediaFailed => "The audio connection failed.",
         }
     }
 
@@ -96,7 +126,9 @@ impl EndCause {
             EndCause::Busy => Some(486),
             EndCause::NoAnswer | EndCause::Unavailable => Some(480),
             EndCause::SelfCall => Some(403),
-            EndCause::UnknownUser => Some(404),
+            EndCause::UnknownUser | EndCause::NumberNotFound | EndCause::InvalidNumber => Some(404),
+            EndCause::NoRoute | EndCause::CarrierFailed => Some(503),
+            EndCause::MediaTimeout | EndCause::MediaFailed => None,
         }
     }
 }

@@ -137,6 +137,20 @@ pub enum Input {
     CalleeDeviceJoined {
         device: DeviceId,
     },
+    /// A ringing PSTN leg made progress: `answer` is the gateway's SDP answer to the caller's
+    /// offer (sent before the carrier answers, so early media and ringback can flow), `ringing`
+    /// that the carrier sent 180/183.
+    Progress {
+        device: DeviceId,
+        answer: Option<String>,
+        ringing: bool,
+    },
+    /// A leg ended on its own with this cause (a carrier's 486, a media timeout...). Ends the
+    /// call when it is the only ringing leg, or the answered one.
+    LegFailed {
+        device: DeviceId,
+        cause: EndCause,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +192,10 @@ pub enum Output {
 pub enum Event {
     /// To the caller: at least one callee device is ringing.
     Ringing,
+    /// To the caller of a PSTN call: the gateway's answer, before the carrier answered.
+    EarlyMedia {
+        answer: String,
+    },
     /// To each callee device: someone is calling.
     Incoming {
         from: UserId,
@@ -283,6 +301,11 @@ pub struct Call {
     state: State,
     timers: TimerTable,
     outputs: VecDeque<Output>,
+    /// A PSTN callee rings when the carrier says so ([`Input::Progress`]), not when the call
+    /// starts; `ringing_sent` tracks whether the caller was told.
+    await_progress: bool,
+    ringing_sent: bool,
+    early_answer_sent: bool,
 }
 
 impl Call {
@@ -297,17 +320,60 @@ impl Call {
         config: CallConfig,
         now: Instant,
     ) -> Call {
+        Call::start(id, caller, callee, callee_devices, offer, config, now, false)
+    }
+
+    /// Starts a call from a browser to a phone number: `leg` stands for the gateway's leg, which
+    /// is sent the `Incoming` (and so the offer) and later reports `Progress`, `Answer`,
+    /// `Hangup` or `LegFailed` like a device would. `callee` is the user the call is billed
+    /// against on that side: the caller themself.
+    pub fn new_to_number(
+        id: CallId,
+        caller: Party,
+        leg: DeviceId,
+        offer: String,
+        config: CallConfig,
+        now: Instant,
+    ) -> Call {
+        let callee = caller.user;
+        Call::start(id, caller, callee, vec![leg], offer, config, now, true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        id: CallId,
+        caller: Party,
+        callee: UserId,
+        callee_devices: Vec<DeviceId>,
+        offer: String,
+        config: CallConfig,
+        now: Instant,
+        await_progress: bool,
+    ) -> Call {
         let state = State::Ringing { offer, legs: Vec::new(), buffered_ice: Vec::new() };
-        let mut call =
-            Call { id, caller, callee, config, state, timers: TimerTable::default(), outputs: VecDeque::new() };
+        let mut call = Call {
+            id,
+            caller,
+            callee,
+            config,
+            state,
+            timers: TimerTable::default(),
+            outputs: VecDeque::new(),
+            await_progress,
+            ringing_sent: false,
+            early_answer_sent: false,
+        };
         let rung: Vec<DeviceId> = callee_devices.into_iter().filter_map(|device| call.ring(device)).collect();
         if rung.is_empty() {
             call.end(now, EndCause::Unavailable, None, None);
             return call;
         }
         // `Ringing` goes to the caller after the `Incoming`s, so that it is true when it arrives.
-        call.send(call.caller.device.clone(), Event::Ringing);
-        call.record(Record::Ringing { at: now });
+        if !await_progress {
+            call.send(call.caller.device.clone(), Event::Ringing);
+            call.record(Record::Ringing { at: now });
+            call.ringing_sent = true;
+        }
         for device in rung {
             call.record(Record::LegRinging { device });
         }
@@ -360,10 +426,38 @@ impl Call {
             Input::DeviceLost { device } => self.on_device_lost(now, device),
             Input::DeviceBack { device } => self.on_device_back(device),
             Input::CalleeDeviceJoined { device } => {
+                if self.await_progress {
+                    return; // a number's leg is the only one
+                }
                 if let Some(device) = self.ring(device) {
                     self.record(Record::LegRinging { device });
                 }
             }
+            Input::Progress { device, answer, ringing } => self.on_progress(now, device, answer, ringing),
+            Input::LegFailed { device, cause } => {
+                let in_call = self.is_ringing_leg(&device)
+                    || matches!(&self.state, State::Answered { winner, .. } if *winner == device);
+                if in_call || device == self.caller.device {
+                    self.end(now, cause, None, Some(&device));
+                }
+            }
+        }
+    }
+
+    fn on_progress(&mut self, now: Instant, device: DeviceId, answer: Option<String>, ringing: bool) {
+        if !self.is_ringing_leg(&device) {
+            return;
+        }
+        if let Some(answer) = answer
+            && !self.early_answer_sent
+        {
+            self.early_answer_sent = true;
+            self.send(self.caller.device.clone(), Event::EarlyMedia { answer });
+        }
+        if ringing && !self.ringing_sent {
+            self.ringing_sent = true;
+            self.send(self.caller.device.clone(), Event::Ringing);
+            self.record(Record::Ringing { at: now });
         }
     }
 

@@ -53,6 +53,18 @@ impl Sim {
         sim
     }
 
+    /// Device `a1` of user 1 dials a number; `gw` is the gateway's leg.
+    fn dial_number() -> Sim {
+        let start = Instant::now();
+        let caller = Party { user: CALLER, device: dev("a1") };
+        let call =
+            Call::new_to_number(CallId("c1".into()), caller, dev("gw"), "offer".into(), CallConfig::default(), start);
+        let trace = "@0s dial_number\n".to_owned();
+        let mut sim = Sim { call, start, now: start, trace, open_legs: BTreeSet::new(), ended: None };
+        sim.drain();
+        sim
+    }
+
     fn step(&mut self, input: Input) {
         let line = render_input(&input);
         writeln!(self.trace, "@{} {line}", self.at(self.now)).unwrap();
@@ -118,6 +130,7 @@ impl Sim {
             Output::Send { device, event } => {
                 let event = match event {
                     Event::Ringing => "ringing".to_owned(),
+                    Event::EarlyMedia { answer } => format!("early_media {answer}"),
                     Event::Incoming { from, offer } => format!("incoming from={from} {offer}"),
                     Event::Answered { answer } => format!("answered {answer}"),
                     Event::Connected => "connected".to_owned(),
@@ -155,6 +168,10 @@ fn render_input(input: &Input) -> String {
         Input::DeviceLost { device } => format!("lost {device}"),
         Input::DeviceBack { device } => format!("back {device}"),
         Input::CalleeDeviceJoined { device } => format!("joined {device}"),
+        Input::Progress { device, answer, ringing } => {
+            format!("progress {device} answer={} ringing={ringing}", answer.as_deref().unwrap_or("-"))
+        }
+        Input::LegFailed { device, cause } => format!("leg_failed {device} {cause}"),
     }
 }
 
@@ -621,6 +638,109 @@ fn end_causes_have_stable_codes() {
         connection_lost    -   The connection was lost.
         self_call          403 You cannot call yourself.
         unknown_user       404 There is no such user.
+        invalid_number     404 That is not a valid phone number.
+        no_route           503 Calls to phone numbers are not available right now.
+        number_not_found   404 The number does not exist.
+        carrier_failed     503 The call could not be connected.
+        media_timeout      -   The call was ended because no audio arrived.
+        media_failed       -   The audio connection failed.
     "#]]
     .assert_eq(&table);
+}
+
+fn progress(device: &str, answer: Option<&str>, ringing: bool) -> Input {
+    Input::Progress { device: dev(device), answer: answer.map(str::to_string), ringing }
+}
+
+#[test]
+fn a_number_rings_when_the_carrier_says_so_and_early_media_comes_first() {
+    let mut sim = Sim::dial_number();
+    sim.step(progress("gw", Some("gw-answer"), false));
+    sim.advance(secs(1));
+    sim.step(progress("gw", None, true));
+    sim.step(progress("gw", None, true));
+    sim.step(Input::CalleeDeviceJoined { device: dev("b9") });
+    sim.advance(secs(2));
+    sim.step(Input::Answer { device: dev("gw"), sdp: "gw-answer".into() });
+    sim.advance(secs(10));
+    sim.step(hangup("gw"));
+    sim.check(expect![[r#"
+        @0s dial_number
+          gw <- incoming from=1 offer
+          record leg_ringing gw
+        @0s progress gw answer=gw-answer ringing=false
+          a1 <- early_media gw-answer
+        @1s progress gw answer=- ringing=true
+          a1 <- ringing
+          record ringing at=1s
+        @1s progress gw answer=- ringing=true
+        @1s joined b9
+        @3s answer gw gw-answer
+          a1 <- answered gw-answer
+          gw <- connected
+          record answered gw at=3s
+        @13s hangup gw
+          a1 <- ended normal
+          record leg_ended gw normal
+          record ended normal by=1 at=13s
+    "#]]);
+}
+
+#[test]
+fn a_carrier_refusal_ends_the_call_with_its_cause() {
+    let mut sim = Sim::dial_number();
+    sim.step(progress("gw", Some("gw-answer"), true));
+    sim.step(Input::LegFailed { device: dev("gw"), cause: EndCause::Busy });
+    sim.check(expect![[r#"
+        @0s dial_number
+          gw <- incoming from=1 offer
+          record leg_ringing gw
+        @0s progress gw answer=gw-answer ringing=true
+          a1 <- early_media gw-answer
+          a1 <- ringing
+          record ringing at=0s
+        @0s leg_failed gw busy
+          a1 <- ended busy
+          record leg_ended gw busy
+          record ended busy by=- at=0s
+    "#]]);
+
+    let mut sim = Sim::dial_number();
+    sim.step(Input::Answer { device: dev("gw"), sdp: "gw-answer".into() });
+    sim.step(Input::LegFailed { device: dev("zz"), cause: EndCause::MediaTimeout });
+    sim.step(Input::LegFailed { device: dev("gw"), cause: EndCause::MediaTimeout });
+    sim.check(expect![[r#"
+        @0s dial_number
+          gw <- incoming from=1 offer
+          record leg_ringing gw
+        @0s answer gw gw-answer
+          a1 <- answered gw-answer
+          gw <- connected
+          record answered gw at=0s
+        @0s leg_failed zz media_timeout
+        @0s leg_failed gw media_timeout
+          a1 <- ended media_timeout
+          record leg_ended gw media_timeout
+          record ended media_timeout by=- at=0s
+    "#]]);
+}
+
+#[test]
+fn an_unanswered_number_times_out_and_the_leg_is_told() {
+    let mut sim = Sim::dial_number();
+    sim.step(progress("gw", None, true));
+    sim.advance(secs(45));
+    sim.check(expect![[r#"
+        @0s dial_number
+          gw <- incoming from=1 offer
+          record leg_ringing gw
+        @0s progress gw answer=- ringing=true
+          a1 <- ringing
+          record ringing at=0s
+        @45s timeout
+          a1 <- ended no_answer
+          gw <- ended no_answer
+          record leg_ended gw no_answer
+          record ended no_answer by=- at=45s
+    "#]]);
 }

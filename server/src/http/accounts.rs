@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     auth::{password, refresh},
-    domain::{DisplayName, Email, NewPassword, Role, User},
+    domain::{Country, DisplayName, Email, NewPassword, Role, User},
     storage::{NewUser, Rotation},
 };
 
@@ -126,10 +126,20 @@ async fn update_profile(
     AuthUser(user): AuthUser,
     Json(req): Json<api::UpdateProfile>,
 ) -> Result<Json<api::User>, ApiError> {
-    let name = DisplayName::parse(&req.display_name).map_err(|e| ApiError::field("display_name", e))?;
+    let mut fields = BTreeMap::new();
+    let name = DisplayName::parse(&req.display_name).map_err(|e| fields.insert("display_name".into(), e.into())).ok();
+    // Absent: unchanged; empty: cleared.
+    let country = match req.country.as_deref().map(str::trim) {
+        None => Some(None),
+        Some("") => Some(Some(None)),
+        Some(c) => Country::parse(c).map_err(|e| fields.insert("country".into(), e.into())).ok().map(Some).map(Some),
+    };
+    let (Some(name), Some(country)) = (name, country) else {
+        return Err(ApiError::Validation(fields));
+    };
     let updated = state
         .db
-        .set_display_name(user.id, &name, Utc::now())
+        .update_profile(user.id, &name, country.as_ref().map(Option::as_ref), Utc::now())
         .await?
         .ok_or(ApiError::Unauthenticated("the account no longer exists"))?;
     Ok(Json(to_wire_user(&updated)))

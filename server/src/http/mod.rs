@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod calls;
+pub mod carriers;
 pub mod error;
 pub mod extract;
 pub mod limiter;
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::router())
         .merge(admin::router())
         .merge(calls::router())
+        .merge(carriers::router())
         .merge(money::router())
         .fallback(|| async { ApiError::NotFound("no such API endpoint") })
         .method_not_allowed_fallback(|| async {
@@ -128,6 +130,7 @@ pub fn to_wire_user(user: &User) -> api::User {
             crate::domain::Role::Admin => api::Role::Admin,
         },
         disabled: user.disabled,
+        country: user.country.as_ref().map(|c| c.as_str().to_string()),
         created_at: user.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     }
 }

@@ -41,6 +41,7 @@ pub fn event_out(call_id: &str, caller: &ws::Peer, event: Event) -> ws::ServerMs
     let call_id = call_id.to_string();
     match event {
         Event::Ringing => ws::ServerMsg::Ringing { call_id },
+        Event::EarlyMedia { answer } => ws::ServerMsg::EarlyMedia { call_id, sdp: answer },
         Event::Incoming { offer, .. } => ws::ServerMsg::Incoming { call_id, from: caller.clone(), sdp: offer },
         Event::Answered { answer } => ws::ServerMsg::Answered { call_id, sdp: answer },
         Event::Connected => ws::ServerMsg::Connected { call_id },

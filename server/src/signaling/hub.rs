@@ -13,6 +13,7 @@ use std::{
 };
 
 use chrono::Utc;
+use protocol::gateway::{Command as GwCommand, Dial as GwDial, EndReason, Event as GwEvent};
 use protocol::ws::{Peer, ServerMsg};
 use tokio::sync::mpsc;
 
@@ -30,12 +31,47 @@ pub struct Hub {
     state: Mutex<State>,
     db: Db,
     config: CallConfig,
+    /// The PSTN gateway, when enabled. Its legs appear in calls as devices named `pstn:<call>`.
+    gateway: Option<gateway::Gateway>,
+}
+
+/// The gateway side of a PSTN call, as the hub tracks it.
+struct PstnLeg {
+    /// Outbound: the dial, waiting for the caller's offer to go out with it.
+    dial: Option<GwDial>,
+    inbound: bool,
+    /// Outbound: the gateway's answer to the browser, repeated in `Answered`.
+    answer: Option<String>,
+}
+
+/// How a new call is recorded.
+pub enum CallRecordInit {
+    Webrtc,
+    /// To a number, through a carrier.
+    PstnOut {
+        number: String,
+        carrier_id: i64,
+        carrier_name: String,
+    },
+    /// From a number, to a DID of the callee.
+    PstnIn {
+        from: String,
+        carrier_id: i64,
+        carrier_name: String,
+    },
+}
+
+const PSTN_PREFIX: &str = "pstn:";
+
+pub fn pstn_device(call: &CallId) -> DeviceId {
+    DeviceId(format!("{PSTN_PREFIX}{call}"))
 }
 
 #[derive(Default)]
 struct State {
     devices: HashMap<DeviceId, Device>,
     calls: HashMap<CallId, LiveCall>,
+    pstn: HashMap<CallId, PstnLeg>,
     next_generation: u64,
 }
 
@@ -63,8 +99,12 @@ pub struct Connection {
 }
 
 impl Hub {
-    pub fn new(db: Db, config: CallConfig) -> Arc<Self> {
-        Arc::new(Self { state: Mutex::new(State::default()), db, config })
+    pub fn new(db: Db, config: CallConfig, gateway: Option<gateway::Gateway>) -> Arc<Self> {
+        Arc::new(Self { state: Mutex::new(State::default()), db, config, gateway })
+    }
+
+    pub fn gateway(&self) -> Option<&gateway::Gateway> {
+        self.gateway.as_ref()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -157,8 +197,12 @@ impl Hub {
         st.calls.retain(|_, c| !c.task.is_finished());
     }
 
-    /// Queues `msg` for `device`; dropped when it is gone or its queue is full.
+    /// Queues `msg` for `device`; dropped when it is gone or its queue is full. A PSTN leg's
+    /// messages become gateway commands.
     pub fn send(&self, device: &DeviceId, msg: ServerMsg) {
+        if let Some(call) = device.0.strip_prefix(PSTN_PREFIX) {
+            return self.to_gateway(CallId(call.to_string()), msg);
+        }
         let st = self.lock();
         if let Some(tx) = st.devices.get(device).and_then(|d| d.tx.as_ref())
             && tx.try_send(msg).is_err()
@@ -200,8 +244,156 @@ impl Hub {
         if let Some(d) = st.devices.get_mut(&caller.device) {
             d.calls.insert(id.clone());
         }
-        let task = tokio::spawn(run_call(self.clone(), call, rx, caller, caller_peer, callee_user));
+        let task =
+            tokio::spawn(run_call(self.clone(), call, rx, caller, caller_peer, callee_user, CallRecordInit::Webrtc));
         st.calls.insert(id, LiveCall { tx, callee: callee_user, task });
+    }
+
+    /// Starts a call from `caller` to a phone number through the gateway (number and carrier
+    /// already chosen). The gateway gets `dial` with the caller's offer.
+    pub fn dial_number(
+        self: &Arc<Self>,
+        caller: Party,
+        caller_peer: Peer,
+        callee: Peer,
+        request_id: String,
+        offer: String,
+        dial: GwDial,
+    ) {
+        let id = CallId(dial.call_id.clone());
+        let record = CallRecordInit::PstnOut {
+            number: callee.number.clone().unwrap_or_default(),
+            carrier_id: dial.trunk.carrier_id,
+            carrier_name: dial.trunk.name.clone(),
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut st = self.lock();
+        if let Some(d) = st.devices.get(&caller.device).and_then(|d| d.tx.as_ref()) {
+            let _ = d.try_send(ServerMsg::Calling { request_id, call_id: id.0.clone(), callee });
+        }
+        st.pstn.insert(id.clone(), PstnLeg { dial: Some(dial), inbound: false, answer: None });
+        let call = Call::new_to_number(
+            id.clone(),
+            caller.clone(),
+            pstn_device(&id),
+            offer,
+            self.config.clone(),
+            Instant::now(),
+        );
+        if let Some(d) = st.devices.get_mut(&caller.device) {
+            d.calls.insert(id.clone());
+        }
+        let user = caller.user;
+        let task = tokio::spawn(run_call(self.clone(), call, rx, caller, caller_peer, user, record));
+        // `callee` is the caller themself here; a new tab of theirs must not "ring".
+        st.calls.insert(id, LiveCall { tx, callee: UserId(0), task });
+    }
+
+    /// A PSTN call's leg said something to the server: turn it into a gateway command.
+    fn to_gateway(&self, call: CallId, msg: ServerMsg) {
+        let Some(gw) = &self.gateway else { return };
+        let mut st = self.lock();
+        let Some(leg) = st.pstn.get_mut(&call) else { return };
+        let call_id = call.0.clone();
+        let cmd = match msg {
+            ServerMsg::Incoming { sdp, .. } => leg.dial.take().map(|mut d| {
+                d.offer = sdp;
+                GwCommand::Dial(d)
+            }),
+            ServerMsg::Ringing { .. } if leg.inbound => Some(GwCommand::Ringing { call_id }),
+            ServerMsg::Answered { sdp, .. } if leg.inbound => Some(GwCommand::Answer { call_id, sdp }),
+            ServerMsg::Ended { cause, .. } => {
+                // An inbound call nobody took is refused with the matching status (busy 486,
+                // declined 603, not reachable 480); everything else is a hang-up (CANCEL/BYE).
+                let code = EndCause::from_code(&cause).and_then(|c| c.sip_code());
+                let inbound = leg.inbound;
+                st.pstn.remove(&call);
+                Some(match code {
+                    Some(code) if inbound && code != 487 => GwCommand::Reject { call_id, code },
+                    _ => GwCommand::Hangup { call_id },
+                })
+            }
+            _ => None,
+        };
+        drop(st);
+        if let Some(cmd) = cmd {
+            gw.command(cmd);
+        }
+    }
+
+    /// Something happened on the SIP side of a call.
+    pub async fn gateway_event(self: &Arc<Self>, event: GwEvent) {
+        let device_of = |call_id: &str| pstn_device(&CallId(call_id.to_string()));
+        match event {
+            GwEvent::Media { call_id, sdp } => {
+                if let Some(leg) = self.lock().pstn.get_mut(&CallId(call_id.clone())) {
+                    leg.answer = Some(sdp.clone());
+                }
+                let device = device_of(&call_id);
+                self.route(&CallId(call_id), Input::Progress { device, answer: Some(sdp), ringing: false });
+            }
+            GwEvent::Progress { call_id, .. } => {
+                let device = device_of(&call_id);
+                self.route(&CallId(call_id), Input::Progress { device, answer: None, ringing: true });
+            }
+            GwEvent::Answered { call_id } => {
+                let sdp = self.lock().pstn.get(&CallId(call_id.clone())).and_then(|l| l.answer.clone());
+                let device = device_of(&call_id);
+                self.route(&CallId(call_id), Input::Answer { device, sdp: sdp.unwrap_or_default() });
+            }
+            GwEvent::Ended { call_id, reason, sip_code } => {
+                if let Some(code) = sip_code
+                    && let Err(e) = self.db.call_set_sip_code(&call_id, code).await
+                {
+                    tracing::error!(call = %call_id, error = %e, "recording the SIP code failed");
+                }
+                let device = device_of(&call_id);
+                let input = match reason {
+                    EndReason::Normal | EndReason::Cancelled => Input::Hangup { device },
+                    other => Input::LegFailed { device, cause: cause_of(other) },
+                };
+                self.route(&CallId(call_id), input);
+            }
+            GwEvent::Incoming { call_id, source, from, to, offer, .. } => {
+                self.incoming_pstn(call_id, source, from, to, offer).await;
+            }
+        }
+    }
+
+    /// An INVITE from a carrier: checked (source, DID, owner), then rung like any call.
+    async fn incoming_pstn(self: &Arc<Self>, call_id: String, source: String, from: String, to: String, offer: String) {
+        let Some(gw) = &self.gateway else { return };
+        let reject = |code: u16| gw.command(GwCommand::Reject { call_id: call_id.clone(), code });
+        let ip = source.parse::<std::net::SocketAddr>().map(|a| a.ip());
+        let carrier = match ip {
+            Ok(ip) => self.db.carrier_for_source(ip).await.ok().flatten(),
+            Err(_) => None,
+        };
+        let Some(carrier) = carrier else {
+            tracing::info!(%source, "INVITE from an address no carrier lists; refused");
+            return reject(403);
+        };
+        let number =
+            crate::number::E164::parse(if to.starts_with('+') { to.clone() } else { format!("+{to}") }.as_str(), None);
+        let owner = match number {
+            Ok(n) => self.db.did_owner(n.as_str()).await.ok().flatten(),
+            Err(_) => None,
+        };
+        let Some(owner) = owner else { return reject(404) };
+        let id = CallId(call_id.clone());
+        let device = pstn_device(&id);
+        let caller = Party { user: owner, device: device.clone() };
+        let shown = if from.is_empty() { "Unknown".to_string() } else { from.clone() };
+        let caller_peer = Peer { id: 0, display_name: shown, number: Some(from.clone()) };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut st = self.lock();
+        st.pstn.insert(id.clone(), PstnLeg { dial: None, inbound: true, answer: None });
+        let devices: Vec<DeviceId> =
+            st.devices.iter().filter(|(_, d)| d.user == owner && d.tx.is_some()).map(|(id, _)| id.clone()).collect();
+        let call = Call::new(id.clone(), caller.clone(), owner, devices, offer, self.config.clone(), Instant::now());
+        let record = CallRecordInit::PstnIn { from, carrier_id: carrier.id, carrier_name: carrier.name.clone() };
+        let task = tokio::spawn(run_call(self.clone(), call, rx, caller, caller_peer, owner, record));
+        st.calls.insert(id, LiveCall { tx, callee: owner, task });
     }
 
     fn link(&self, device: &DeviceId, call: &CallId) {
@@ -212,6 +404,7 @@ impl Hub {
 
     fn finish(&self, call: &CallId) {
         let mut st = self.lock();
+        st.pstn.remove(call);
         for d in st.devices.values_mut() {
             d.calls.remove(call);
         }
@@ -259,9 +452,33 @@ async fn run_call(
     caller: Party,
     caller_peer: Peer,
     callee: UserId,
+    init: CallRecordInit,
 ) {
     let id = call.id().clone();
-    if let Err(e) = hub.db.create_call(&id.0, caller.user, &caller.device.0, callee, Utc::now()).await {
+    let now = Utc::now();
+    let created = match init {
+        CallRecordInit::Webrtc => hub.db.create_call(&id.0, caller.user, &caller.device.0, callee, now).await,
+        CallRecordInit::PstnOut { number, carrier_id, carrier_name } => {
+            hub.db
+                .create_pstn_call(
+                    &id.0,
+                    "pstn_out",
+                    caller.user,
+                    &caller.device.0,
+                    &number,
+                    carrier_id,
+                    &carrier_name,
+                    now,
+                )
+                .await
+        }
+        CallRecordInit::PstnIn { from, carrier_id, carrier_name } => {
+            hub.db
+                .create_pstn_call(&id.0, "pstn_in", callee, &caller.device.0, &from, carrier_id, &carrier_name, now)
+                .await
+        }
+    };
+    if let Err(e) = created {
         tracing::error!(call = %id, error = %e, "storing the new call failed");
     }
     loop {
@@ -294,6 +511,19 @@ async fn run_call(
         let _ = hub.db.call_ended(&id.0, EndCause::ConnectionLost.code(), None, Utc::now()).await;
     }
     hub.finish(&id);
+}
+
+fn cause_of(reason: EndReason) -> EndCause {
+    match reason {
+        EndReason::Normal | EndReason::Cancelled => EndCause::Normal,
+        EndReason::Busy => EndCause::Busy,
+        EndReason::Declined => EndCause::Declined,
+        EndReason::NoAnswer => EndCause::NoAnswer,
+        EndReason::NotFound => EndCause::NumberNotFound,
+        EndReason::Failed => EndCause::CarrierFailed,
+        EndReason::MediaTimeout => EndCause::MediaTimeout,
+        EndReason::MediaFailed => EndCause::MediaFailed,
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -27,6 +27,7 @@ use crate::{
     domain::{User, UserId},
     http::{AppState, error::ApiError},
     ids,
+    number::E164,
 };
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,7 +69,7 @@ async fn session(state: AppState, mut socket: WebSocket) {
     };
     let hub = state.hub.clone();
     let mut conn = hub.connect(user.id, resume.map(DeviceId), DeviceId(ids::random(12)));
-    let me = Peer { id: user.id.0, display_name: user.display_name.as_str().to_string() };
+    let me = Peer { id: user.id.0, display_name: user.display_name.as_str().to_string(), number: None };
     let welcome = ServerMsg::Welcome {
         device_id: conn.device.0.clone(),
         user: me.clone(),
@@ -195,6 +196,9 @@ async fn handle(state: &AppState, hub: &Arc<Hub>, device: &DeviceId, me: &Peer, 
         ClientMsg::Dial { request_id, callee, sdp } => {
             return dial(state, hub, device, me, request_id, callee, sdp).await;
         }
+        ClientMsg::DialNumber { request_id, number, sdp } => {
+            return dial_number(state, hub, device, me, request_id, number, sdp).await;
+        }
         ClientMsg::Answer { call_id, sdp } => (call_id, Input::Answer { device: device.clone(), sdp }),
         ClientMsg::Reject { call_id, reason } => {
             (call_id, Input::Reject { device: device.clone(), reason: convert::reject_in(reason) })
@@ -220,6 +224,16 @@ async fn handle(state: &AppState, hub: &Arc<Hub>, device: &DeviceId, me: &Peer, 
     }
 }
 
+/// A dial refused before any call exists, answering request `request_id`.
+fn refusal(request_id: &str, code: &str, message: &str) -> Option<ServerMsg> {
+    Some(ServerMsg::Error {
+        code: code.into(),
+        message: message.into(),
+        request_id: Some(request_id.into()),
+        call_id: None,
+    })
+}
+
 async fn dial(
     state: &AppState,
     hub: &Arc<Hub>,
@@ -229,14 +243,7 @@ async fn dial(
     callee: i64,
     sdp: String,
 ) -> Option<ServerMsg> {
-    let refuse = |code: &str, message: &str| {
-        Some(ServerMsg::Error {
-            code: code.into(),
-            message: message.into(),
-            request_id: Some(request_id.clone()),
-            call_id: None,
-        })
-    };
+    let refuse = |code: &str, message: &str| refusal(&request_id, code, message);
     if callee == me.id {
         return refuse(EndCause::SelfCall.code(), "you cannot call yourself");
     }
@@ -244,7 +251,9 @@ async fn dial(
         return refuse("bad_sdp", "the offer is not an SDP session description");
     }
     let peer = match state.db.user_by_id(UserId(callee)).await {
-        Ok(Some(u)) if !u.disabled => Peer { id: u.id.0, display_name: u.display_name.as_str().to_string() },
+        Ok(Some(u)) if !u.disabled => {
+            Peer { id: u.id.0, display_name: u.display_name.as_str().to_string(), number: None }
+        }
         Ok(_) => return refuse(EndCause::UnknownUser.code(), "there is no such user to call"),
         Err(e) => {
             tracing::error!(error = %e, "looking up the callee failed");
@@ -253,5 +262,88 @@ async fn dial(
     };
     let caller = Party { user: UserId(me.id), device: device.clone() };
     hub.dial(CallId(ids::random(12)), caller, me.clone(), peer, request_id, sdp);
+    None
+}
+
+/// A call to a phone number: the number is read in the caller's country and normalised to
+/// E.164, a carrier is chosen (the first enabled one, for now), the caller ID is applied, and
+/// the gateway is asked to dial. Every refusal happens before anything is dialled.
+async fn dial_number(
+    state: &AppState,
+    hub: &Arc<Hub>,
+    device: &DeviceId,
+    me: &Peer,
+    request_id: String,
+    typed: String,
+    sdp: String,
+) -> Option<ServerMsg> {
+    let refuse = |code: &str, message: &str| refusal(&request_id, code, message);
+    if sdp.trim().is_empty() || !sdp.starts_with("v=0") {
+        return refuse("bad_sdp", "the offer is not an SDP session description");
+    }
+    if hub.gateway().is_none() {
+        return refuse(EndCause::NoRoute.code(), "calls to phone numbers are not enabled on this server");
+    }
+    let internal = |e: anyhow::Error| {
+        tracing::error!(error = %e, "preparing a PSTN call failed");
+    };
+    let user = match state.db.user_by_id(UserId(me.id)).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return refuse("unauthenticated", "the account no longer exists"),
+        Err(e) => {
+            internal(e.into());
+            return refuse("internal", "something went wrong on our side");
+        }
+    };
+    let country = user.country.as_ref().map(|c| c.as_str().to_string());
+    let number = match E164::parse(&typed, country.as_deref()) {
+        Ok(n) => n,
+        Err(e) => {
+            return refuse(EndCause::InvalidNumber.code(), &format!("{typed:?} is not a number we can call: {e}"));
+        }
+    };
+    let carrier = match state.db.enabled_carriers().await {
+        Ok(list) => list.into_iter().next(),
+        Err(e) => {
+            internal(e.into());
+            return refuse("internal", "something went wrong on our side");
+        }
+    };
+    let Some(carrier) = carrier else {
+        return refuse(EndCause::NoRoute.code(), "no carrier is available for calls to phone numbers");
+    };
+    let dids = state.db.user_dids(user.id).await.unwrap_or_default();
+    let caller_id = carrier.caller_id.caller_id(&dids).unwrap_or("anonymous");
+    let caller_id = caller_id.strip_prefix('+').unwrap_or(caller_id).to_string();
+    let call_id = ids::random(12);
+    let dial = protocol::gateway::Dial {
+        call_id: call_id.clone(),
+        offer: String::new(),
+        number: carrier.dial_string(&number),
+        caller_id,
+        caller_name: Some(me.display_name.clone()),
+        trunk: protocol::gateway::Trunk {
+            carrier_id: carrier.id,
+            name: carrier.name.clone(),
+            gateways: carrier
+                .gateways
+                .iter()
+                .map(|g| protocol::gateway::TrunkGateway {
+                    host: g.host.clone(),
+                    port: g.port,
+                    transport: match g.transport {
+                        crate::carrier::Transport::Udp => protocol::gateway::SipTransport::Udp,
+                        crate::carrier::Transport::Tcp => protocol::gateway::SipTransport::Tcp,
+                    },
+                })
+                .collect(),
+            username: carrier.username.clone(),
+            password: carrier.password.as_ref().map(|p| p.expose().to_string()),
+            from_domain: carrier.from_domain.clone(),
+        },
+    };
+    let caller = Party { user: UserId(me.id), device: device.clone() };
+    let callee = Peer { id: 0, display_name: number.to_string(), number: Some(number.as_str().to_string()) };
+    hub.dial_number(caller, me.clone(), callee, request_id, sdp, dial);
     None
 }

@@ -23,6 +23,10 @@ pub struct CallSummary {
     pub answered_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     pub end_cause: Option<String>,
+    /// The carrier of a PSTN call, as it was named then.
+    pub carrier_name: Option<String>,
+    /// The carrier leg's final SIP response code.
+    pub sip_code: Option<u16>,
 }
 
 fn summary(m: calls::Model) -> CallSummary {
@@ -34,6 +38,8 @@ fn summary(m: calls::Model) -> CallSummary {
         answered_at: m.answered_at,
         ended_at: m.ended_at,
         end_cause: m.end_cause,
+        carrier_name: m.carrier_name,
+        sip_code: m.sip_code.and_then(|c| u16::try_from(c).ok()),
     }
 }
 
@@ -61,19 +67,55 @@ impl Db {
         callee: UserId,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        self.insert_call(id, "webrtc", caller, caller_device, Some(callee), None, None, now).await
+    }
+
+    /// A PSTN call (`kind` `pstn_out` or `pstn_in`) of `user`, whose leg `device` is the caller's
+    /// side. `number` is the far end: the number dialled, or the number calling in.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_pstn_call(
+        &self,
+        id: &str,
+        kind: &str,
+        user: UserId,
+        device: &str,
+        number: &str,
+        carrier_id: i64,
+        carrier_name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let callee = (kind == "pstn_in").then_some(user);
+        self.insert_call(id, kind, user, device, callee, Some(number), Some((carrier_id, carrier_name)), now).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_call(
+        &self,
+        id: &str,
+        kind: &str,
+        caller: UserId,
+        caller_device: &str,
+        callee: Option<UserId>,
+        number: Option<&str>,
+        carrier: Option<(i64, &str)>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let txn = self.conn.begin().await?;
         calls::ActiveModel {
             id: Set(id.to_string()),
-            kind: Set("webrtc".into()),
+            kind: Set(kind.into()),
             caller_id: Set(caller.0),
-            callee_id: Set(Some(callee.0)),
-            callee_number: Set(None),
+            callee_id: Set(callee.map(|c| c.0)),
+            callee_number: Set(number.map(str::to_string)),
             created_at: Set(now),
             ringing_at: Set(None),
             answered_at: Set(None),
             ended_at: Set(None),
             end_cause: Set(None),
             ended_by: Set(None),
+            carrier_id: Set(carrier.map(|c| c.0)),
+            carrier_name: Set(carrier.map(|c| c.1.to_string())),
+            sip_code: Set(None),
         }
         .insert(&txn)
         .await?;
@@ -98,6 +140,27 @@ impl Db {
             Err(e) if !matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Err(e.into()),
             _ => Ok(()),
         }
+    }
+
+    /// The carrier a PSTN call goes out through (the name is kept for history).
+    pub async fn call_set_route(&self, id: &str, carrier_id: i64, carrier_name: &str) -> Result<()> {
+        calls::Entity::update_many()
+            .col_expr(calls::Column::CarrierId, Expr::value(carrier_id))
+            .col_expr(calls::Column::CarrierName, Expr::value(carrier_name))
+            .filter(calls::Column::Id.eq(id))
+            .exec(&self.conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The carrier leg's final SIP response code (e.g. 200, 486, 487).
+    pub async fn call_set_sip_code(&self, id: &str, code: u16) -> Result<()> {
+        calls::Entity::update_many()
+            .col_expr(calls::Column::SipCode, Expr::value(i32::from(code)))
+            .filter(calls::Column::Id.eq(id))
+            .exec(&self.conn)
+            .await?;
+        Ok(())
     }
 
     /// `device` answered: the call and both talking legs are answered.

@@ -49,7 +49,7 @@ pub struct Audit<'a> {
     pub after: Option<String>,
 }
 
-async fn write_audit(txn: &DatabaseTransaction, a: Audit<'_>, now: DateTime<Utc>) -> Result<()> {
+pub(super) async fn write_audit(txn: &DatabaseTransaction, a: Audit<'_>, now: DateTime<Utc>) -> Result<()> {
     audit_log::ActiveModel {
         id: NotSet,
         actor_id: Set(Some(a.actor.0)),

@@ -2,6 +2,8 @@
 //! rows (`entities`) never leave it. Every multi-row change runs in one transaction.
 
 mod calls;
+mod carriers;
+mod dids;
 mod entities;
 mod ledger;
 mod sessions;
@@ -10,6 +12,8 @@ mod users;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
 pub use calls::CallSummary;
+pub use carriers::{CarrierUpdateError, NameTaken};
+pub use dids::{DidEntry, DidRefused};
 pub use ledger::{Audit, Posted, StatementLine};
 pub use sessions::Rotation;
 pub use users::NewUser;

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use super::{Db, Result, entities::audit_log, entities::refresh_tokens, entities::users, like_contains};
-use crate::domain::{DisplayName, Email, Role, User, UserId};
+use crate::domain::{Country, DisplayName, Email, Role, User, UserId};
 
 pub struct NewUser<'a> {
     pub email: &'a Email,
@@ -30,6 +30,7 @@ pub(super) fn to_user(m: users::Model) -> User {
         display_name: DisplayName::from_trusted(m.display_name),
         role: Role::parse(&m.role).unwrap_or(Role::User),
         disabled: m.disabled,
+        country: m.country.map(Country::from_trusted),
         created_at: m.created_at,
     }
 }
@@ -44,6 +45,7 @@ impl Db {
             role: Set(new.role.as_str().to_string()),
             disabled: Set(false),
             credit_limit: Set(0),
+            country: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -78,6 +80,28 @@ impl Db {
             .filter(users::Column::Id.eq(id.0))
             .exec(&self.conn)
             .await?;
+        if done.rows_affected == 0 {
+            return Ok(None);
+        }
+        self.user_by_id(id).await
+    }
+
+    /// Sets the display name and, unless `country` is `None`, the country (`Some(None)` clears
+    /// it), in one statement.
+    pub async fn update_profile(
+        &self,
+        id: UserId,
+        name: &DisplayName,
+        country: Option<Option<&Country>>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>> {
+        let mut update = users::Entity::update_many()
+            .col_expr(users::Column::DisplayName, Expr::value(name.as_str()))
+            .col_expr(users::Column::UpdatedAt, Expr::value(now));
+        if let Some(country) = country {
+            update = update.col_expr(users::Column::Country, Expr::value(country.map(|c| c.as_str().to_string())));
+        }
+        let done = update.filter(users::Column::Id.eq(id.0)).exec(&self.conn).await?;
         if done.rows_affected == 0 {
             return Ok(None);
         }

@@ -15,6 +15,14 @@ fn admin_routes() -> Vec<(Method, &'static str, serde_json::Value)> {
         (Method::GET, "/api/admin/users/1/ledger", json!(null)),
         (Method::POST, "/api/admin/users/1/adjustments", json!({"amount": "5", "reason": "x"})),
         (Method::PUT, "/api/admin/users/1/credit-limit", json!({"credit_limit": "5"})),
+        (Method::GET, "/api/admin/carriers", json!(null)),
+        (Method::POST, "/api/admin/carriers", json!({"name": "x", "gateways": [{"host": "192.0.2.1"}]})),
+        (Method::GET, "/api/admin/carriers/1", json!(null)),
+        (Method::PUT, "/api/admin/carriers/1", json!({"name": "x", "gateways": [{"host": "192.0.2.1"}]})),
+        (Method::DELETE, "/api/admin/carriers/1", json!(null)),
+        (Method::GET, "/api/admin/dids", json!(null)),
+        (Method::POST, "/api/admin/dids", json!({"number": "+442079460123", "user_id": 1})),
+        (Method::DELETE, "/api/admin/dids/1", json!(null)),
     ]
 }
 

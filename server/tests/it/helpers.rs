@@ -16,6 +16,8 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
+    /// The app's own database, for checks the API does not expose.
+    pub db: server::storage::Db,
     _dir: tempfile::TempDir,
 }
 
@@ -29,6 +31,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::default();
     settings.data_dir = dir.path().to_path_buf();
     settings.http.bind = "127.0.0.1:0".parse().unwrap();
+    // The gateway's SIP and WebRTC ports: free ones, so tests run side by side.
+    settings.gateway.sip_bind = "127.0.0.1:0".parse().unwrap();
+    settings.gateway.webrtc_bind = "127.0.0.1:0".parse().unwrap();
     settings.database.url = Some(fresh_database_url().await);
     settings.database.max_connections = Some(4);
     settings.auth.jwt_secret = Some(Secret::new(SECRET));
@@ -38,8 +43,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     tweak(&mut settings);
     let app = App::build(settings).await.expect("the app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
+    let db = app.state().db.clone();
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { base, client: reqwest::Client::new(), _dir: dir }
+    TestApp { base, client: reqwest::Client::new(), db, _dir: dir }
 }
 
 /// SQLite: a file in the test's temp dir (the data dir default). PostgreSQL: a new database

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod carriers;
 mod helpers;
 mod http;
 mod money;

@@ -1,17 +1,35 @@
 use leptos::{prelude::*, task::spawn_local};
+use leptos_router::components::A;
 use protocol::api;
 
 use crate::{api as rest, api::ApiError, session::Auth};
+
+/// What a non-administrator sees on an admin page.
+pub fn need_admin() -> AnyView {
+    view! {
+        <section class="card"><h1>"Administration"</h1>
+        <div class="banner error" id="error-banner">"This page needs an administrator."</div></section>
+    }
+    .into_any()
+}
+
+/// The links between the admin pages.
+#[component]
+pub fn AdminNav() -> impl IntoView {
+    view! {
+        <nav class="admin-nav" id="admin-nav">
+            <A href="/admin" exact=true attr:id="admin-nav-users">"Users"</A>
+            <A href="/admin/carriers" attr:id="admin-nav-carriers">"Carriers"</A>
+            <A href="/admin/dids" attr:id="admin-nav-dids">"DIDs"</A>
+        </nav>
+    }
+}
 
 #[component]
 pub fn Admin() -> impl IntoView {
     let auth = expect_context::<Auth>();
     if !auth.is_admin() {
-        return view! {
-            <section class="card"><h1>"Administration"</h1>
-            <div class="banner error" id="error-banner">"This page needs an administrator."</div></section>
-        }
-        .into_any();
+        return need_admin();
     }
     let q = RwSignal::new(String::new());
     let page = RwSignal::new(1u32);
@@ -49,6 +67,7 @@ pub fn Admin() -> impl IntoView {
     let me = auth.user().map(|u| u.id);
 
     view! {
+        <AdminNav/>
         <section class="card">
             <h1>"Users"</h1>
             <form class="search" on:submit=move |ev| { ev.prevent_default(); page.set(1); load(); }>

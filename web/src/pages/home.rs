@@ -22,6 +22,7 @@ pub fn Home() -> impl IntoView {
             })}
             <IncomingCalls/>
             <CallPanel/>
+            <DialPad/>
             <Contacts/>
         </div>
     }
@@ -129,6 +130,7 @@ fn CallPanel() -> impl IntoView {
                                 data-energy=move || stats.get().remote_energy.to_string()></meter>
                         </label>
                     </div>
+                    {(peer.number.is_some()).then(Keypad)}
                     <div class="actions">
                         <button id="mute" on:click=|_| phone::toggle_mute()>{if muted { "Unmute" } else { "Mute" }}</button>
                         <button id="hold" on:click=|_| phone::toggle_hold()>{if held { "Resume" } else { "Hold" }}</button>
@@ -138,6 +140,53 @@ fn CallPanel() -> impl IntoView {
             }
             .into_any()
         }
+    }
+}
+
+/// The in-call keypad of a phone call: each key is sent as an RFC 4733 event (RTCDTMFSender),
+/// which the gateway passes on to the carrier.
+#[component]
+fn Keypad() -> impl IntoView {
+    let sent = RwSignal::new(String::new());
+    view! {
+        <div class="keypad" id="keypad">
+            {["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"]
+                .into_iter()
+                .map(|key| view! {
+                    <button class="key" data-key=key on:click=move |_| {
+                        if phone::send_dtmf(key) {
+                            sent.update(|s| s.push_str(key));
+                        }
+                    }>{key}</button>
+                })
+                .collect_view()}
+            <output id="dtmf-sent">{move || sent.get()}</output>
+        </div>
+    }
+}
+
+/// Dial a phone number (through the platform's carriers).
+#[component]
+fn DialPad() -> impl IntoView {
+    let phone = expect_context::<Phone>();
+    let number = RwSignal::new(String::new());
+    let dial = move || {
+        let n = number.get_untracked().trim().to_string();
+        if n.is_empty() {
+            phone.error.set(Some("Type a phone number to call.".into()));
+            return;
+        }
+        phone::dial(Peer { id: 0, display_name: n.clone(), number: Some(n) });
+    };
+    view! {
+        <section class="card">
+            <h2>"Call a phone number"</h2>
+            <form class="search" on:submit=move |ev| { ev.prevent_default(); dial(); }>
+                <input type="tel" id="dial-number" placeholder="+44 20 7946 0123" bind:value=number autocomplete="tel"/>
+                <button class="primary" id="dial-number-call" type="submit"
+                    disabled=move || phone.screen.with(|s| *s != Screen::Idle) || !phone.connected.get()>"Call"</button>
+            </form>
+        </section>
     }
 }
 
@@ -194,7 +243,7 @@ fn ContactList(contacts: RwSignal<Vec<Contact>>, empty: &'static str) -> impl In
                     <span class="muted email">{c.email.clone()}</span>
                     <button class="primary call" disabled=move || phone.screen.with(|s| *s != Screen::Idle) || !phone.connected.get()
                         on:click={
-                            let peer = Peer { id: c.id, display_name: c.display_name.clone() };
+                            let peer = Peer { id: c.id, display_name: c.display_name.clone(), number: None };
                             move |_| phone::dial(peer.clone())
                         }>"Call"</button>
                 </li>

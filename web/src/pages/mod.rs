@@ -1,6 +1,8 @@
 //! One component per route, plus the form pieces they share.
 
 pub mod admin;
+pub mod carriers;
+pub mod dids;
 pub mod history;
 pub mod home;
 pub mod login;
@@ -11,11 +13,13 @@ use leptos::prelude::*;
 
 use crate::api::ApiError;
 
-/// A labelled input bound to `value`, with the server's reason for `name` under it.
+/// A labelled input bound to `value`, with the server's reason for `name` under it. Its `id` is
+/// `name` with dashes unless given.
 #[component]
 pub fn Field(
     label: &'static str,
     name: &'static str,
+    #[prop(optional)] id: Option<&'static str>,
     #[prop(default = "text")] kind: &'static str,
     #[prop(default = "")] autocomplete: &'static str,
     value: RwSignal<String>,
@@ -27,7 +31,7 @@ pub fn Field(
             <span>{label}</span>
             <input
                 type=kind
-                id=name.replace('_', "-")
+                id=id.map_or_else(|| name.replace('_', "-"), str::to_string)
                 name=name
                 autocomplete=autocomplete
                 class:invalid={move || reason().is_some()}

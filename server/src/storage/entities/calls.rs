@@ -15,6 +15,9 @@ pub struct Model {
     pub ended_at: Option<DateTimeUtc>,
     pub end_cause: Option<String>,
     pub ended_by: Option<i64>,
+    pub carrier_id: Option<i64>,
+    pub carrier_name: Option<String>,
+    pub sip_code: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,6 +3,9 @@
 pub mod audit_log;
 pub mod call_legs;
 pub mod calls;
+pub mod carrier_gateways;
+pub mod carriers;
+pub mod dids;
 pub mod ledger;
 pub mod refresh_tokens;
 pub mod users;

@@ -12,6 +12,7 @@ pub struct Model {
     pub role: String,
     pub disabled: bool,
     pub credit_limit: i64,
+    pub country: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,0 +1,166 @@
+//! Phone calls through the gateway: headless Chromium on one side, sipp as the carrier (or as a
+//! PSTN caller) on the other, and a small RTP peer standing in for the far end's audio.
+
+use std::time::Duration;
+
+use e2e::sipp::{MediaPeer, Sipp, free_udp_port};
+use e2e::{Browser, Stack, with_browser};
+
+const PASSWORD: &str = "a long enough password";
+
+/// A carrier pointing at sipp on `port`, with digest credentials, accepting INVITEs from
+/// loopback; and Ada, who owns the DID +1 415 555 0100.
+async fn carrier_and_ada(stack: &Stack, port: u16) -> anyhow::Result<()> {
+    stack.create_user("ada@example.com", "Ada", PASSWORD).await?;
+    stack
+        .admin_post(
+            "/api/admin/carriers",
+            serde_json::json!({
+                "name": "sipp carrier",
+                "username": "trunkuser",
+                "password": "trunksecret",
+                "caller_id_policy": "user_did",
+                "inbound_cidrs": ["127.0.0.1/32"],
+                "gateways": [{"host": "127.0.0.1", "port": port, "transport": "udp"}],
+            }),
+        )
+        .await?;
+    // Ada is the second account (after the seeded admin).
+    stack.admin_post("/api/admin/dids", serde_json::json!({"number": "+1 415 555 0100", "user_id": 2})).await?;
+    Ok(())
+}
+
+async fn packets(b: &Browser) -> u64 {
+    b.attr("#remote-level", "data-packets").await.ok().and_then(|p| p.parse().ok()).unwrap_or(0)
+}
+
+/// Waits until the browser has received more than `n` RTP packets.
+async fn wait_packets(b: &Browser, n: u64) -> anyhow::Result<u64> {
+    for _ in 0..100 {
+        let got = packets(b).await;
+        if got > n {
+            return Ok(got);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the browser received only {} packets", packets(b).await)
+}
+
+/// Waits until the far end has received more than `n` RTP packets from the gateway.
+async fn wait_carrier_packets(media: &MediaPeer, n: u64) -> anyhow::Result<()> {
+    for _ in 0..100 {
+        if media.stats().packets > n {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the far end got only {:?}", media.stats())
+}
+
+async fn dial(b: &Browser, number: &str) -> anyhow::Result<()> {
+    b.fill("#dial-number", number).await?;
+    b.click("#dial-number-call").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_call_authenticates_carries_audio_and_dtmf_and_the_browser_hangs_up() {
+    let stack = Stack::start().await.unwrap();
+    let port = free_udp_port();
+    carrier_and_ada(&stack, port).await.unwrap();
+    let media = MediaPeer::start().await.unwrap();
+    let sipp = Sipp::uas("uas_auth_answer.xml", port, media.port).unwrap();
+    with_browser("pstn-outbound", |b| async move {
+        b.log_in(&stack, "ada@example.com", PASSWORD).await?;
+        dial(&b, "+1 (202) 555-0143").await?;
+        b.wait_text("#call-state", "In call").await?;
+        // Audio both ways: the far end echoes what the browser sends.
+        let before = packets(&b).await;
+        wait_carrier_packets(&media, 50).await?;
+        wait_packets(&b, before + 50).await?;
+        for key in ["1", "5", "#"] {
+            b.click(&format!(r#"#keypad button[data-key="{key}"]"#)).await?;
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let events = media.stats().events;
+        anyhow::ensure!(events == vec![1, 5, 11], "telephone-events at the carrier: {events:?}");
+        b.click("#hangup").await?;
+        b.gone("#call-state").await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    sipp.passed(Duration::from_secs(20)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_number_shows_busy() {
+    let stack = Stack::start().await.unwrap();
+    let port = free_udp_port();
+    carrier_and_ada(&stack, port).await.unwrap();
+    let sipp = Sipp::uas("uas_busy.xml", port, 9).unwrap();
+    with_browser("pstn-busy", |b| async move {
+        b.log_in(&stack, "ada@example.com", PASSWORD).await?;
+        dial(&b, "+12025550143").await?;
+        b.wait_text("#ended-reason", "busy").await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    sipp.passed(Duration::from_secs(20)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_media_plays_before_answer_and_the_carrier_hangs_up() {
+    let stack = Stack::start().await.unwrap();
+    let port = free_udp_port();
+    carrier_and_ada(&stack, port).await.unwrap();
+    let media = MediaPeer::start().await.unwrap();
+    let sipp = Sipp::uas("uas_answer_bye.xml", port, media.port).unwrap();
+    with_browser("pstn-early-media", |b| async move {
+        b.log_in(&stack, "ada@example.com", PASSWORD).await?;
+        dial(&b, "+12025550143").await?;
+        b.wait_text("#call-state", "Ringing").await?;
+        // The 183's media flows before the answer: the far end echoes the browser's audio.
+        for _ in 0..50 {
+            if media.stats().packets > 20 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let before_answer = media.stats().packets;
+        let state = b.attr("#call-state", "data-state").await?;
+        anyhow::ensure!(
+            before_answer > 20 && state != "in_call",
+            "early media: {before_answer} packets, state {state}"
+        );
+        b.wait_text("#call-state", "In call").await?;
+        // The carrier hangs up after a few seconds.
+        b.wait_text("#ended-reason", "ended").await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    sipp.passed(Duration::from_secs(20)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_to_a_did_rings_the_owner_who_answers() {
+    let stack = Stack::start().await.unwrap();
+    carrier_and_ada(&stack, free_udp_port()).await.unwrap();
+    let media = MediaPeer::start().await.unwrap();
+    let sip = stack.sip;
+    with_browser("pstn-inbound", |b| async move {
+        b.log_in(&stack, "ada@example.com", PASSWORD).await?;
+        let sipp = Sipp::uac("uac_call_did.xml", free_udp_port(), media.port, sip, "+14155550100")?;
+        b.wait_text(".incoming .caller", "+14155550123").await?;
+        b.click(".incoming button.answer").await?;
+        b.wait_text("#call-state", "In call").await?;
+        wait_packets(&b, 30).await?;
+        wait_carrier_packets(&media, 30).await?;
+        b.wait_text("#ended-reason", "ended").await?;
+        sipp.passed(Duration::from_secs(20)).await
+    })
+    .await
+    .unwrap();
+}

@@ -1,0 +1,495 @@
+//! The SIP shell: rsipstack's endpoint (UDP and TCP on one port), the loop over incoming
+//! transactions, and one task per call that feeds a [`Bridge`] and carries out what it says.
+//!
+//! rsipstack owns the RFC 3261 transactions (retransmissions, ACK of every final response,
+//! digest retries on 401/407, CANCEL/487); this module only decides.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use protocol::gateway::{Command, Dial, EndReason, Event, SipTransport};
+use rsipstack::dialog::authenticate::Credential;
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason, TransactionHandle};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip::prelude::HeadersExt;
+use rsipstack::sip::{Header, HostWithPort, Method, SipMessage, StatusCode, Transport, Uri};
+use rsipstack::transaction::endpoint::MessageInspector;
+use rsipstack::transaction::transaction::Transaction;
+use rsipstack::transport::SipAddr;
+use tokio::sync::mpsc;
+
+use crate::bridge::{Bridge, Input, MediaAction, Notice, Origin, Output, SipAction};
+use crate::media::{Media, MediaEvent, Negotiated};
+use crate::sdp::{self, Codec, Direction, MediaOffer, RemoteMedia};
+
+/// The header the inspector stamps on every received request with the packet's real source,
+/// replacing any a peer sent, so inbound calls can be checked against a carrier's addresses.
+pub const SOURCE_HEADER: &str = "X-Callplat-Source";
+
+pub struct SourceStamp;
+
+impl MessageInspector for SourceStamp {
+    fn before_send(&self, msg: SipMessage, _dest: Option<&SipAddr>) -> SipMessage {
+        msg
+    }
+
+    fn after_received(&self, msg: SipMessage, from: Option<&SipAddr>) -> SipMessage {
+        let SipMessage::Request(mut req) = msg else { return msg };
+        req.headers.retain(|h| !matches!(h, Header::Other(name, _) if name.eq_ignore_ascii_case(SOURCE_HEADER)));
+        if let Some(from) = from {
+            req.headers.push(Header::Other(SOURCE_HEADER.into(), from.addr.to_string()));
+        }
+        SipMessage::Request(req)
+    }
+}
+
+/// Messages into a call's task.
+enum CallMsg {
+    Server(Command),
+}
+
+pub(crate) struct Shared {
+    pub dialogs: Arc<DialogLayer>,
+    pub media: Media,
+    pub events: mpsc::UnboundedSender<Event>,
+    /// Our SIP address as peers should see it (Contact, From host when a trunk gives none).
+    pub local: SocketAddr,
+    calls: Mutex<HashMap<String, mpsc::UnboundedSender<CallMsg>>>,
+}
+
+impl Shared {
+    pub fn new(
+        dialogs: Arc<DialogLayer>,
+        media: Media,
+        events: mpsc::UnboundedSender<Event>,
+        local: SocketAddr,
+    ) -> Arc<Self> {
+        Arc::new(Shared { dialogs, media, events, local, calls: Mutex::new(HashMap::new()) })
+    }
+
+    fn calls(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<CallMsg>>> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn active_calls(&self) -> usize {
+        self.calls().len()
+    }
+
+    fn contact(&self) -> Uri {
+        Uri::try_from(format!("sip:gateway@{}", self.local).as_str()).expect("a socket address makes a valid URI")
+    }
+
+    /// A command from the server.
+    pub fn command(self: &Arc<Self>, cmd: Command) {
+        match cmd {
+            Command::Dial(dial) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                self.calls().insert(dial.call_id.clone(), tx);
+                tokio::spawn(outbound(self.clone(), dial, rx));
+            }
+            Command::Ringing { ref call_id }
+            | Command::Answer { ref call_id, .. }
+            | Command::Reject { ref call_id, .. }
+            | Command::Hangup { ref call_id } => {
+                let id = call_id.clone();
+                if let Some(tx) = self.calls().get(&id) {
+                    let _ = tx.send(CallMsg::Server(cmd));
+                }
+            }
+        }
+    }
+
+    /// Every new server transaction: in-dialog requests go to their dialog, the rest are
+    /// answered here.
+    pub async fn incoming(self: &Arc<Self>, mut tx: Transaction) {
+        if let Some(rsipstack::dialog::dialog::Dialog::Invite(mut dialog)) = self.dialogs.match_dialog(&tx) {
+            tokio::spawn(async move {
+                if let Err(e) = dialog.handle(&mut tx).await {
+                    tracing::debug!(error = %e, "in-dialog request failed");
+                }
+            });
+            return;
+        }
+        let has_to_tag = tx.original.to_header().ok().and_then(|t| t.tag().ok().flatten()).is_some();
+        let result = match tx.original.method {
+            Method::Invite if !has_to_tag => {
+                inbound(self.clone(), tx);
+                return;
+            }
+            Method::Options => {
+                let allow = Header::Other("Allow".into(), "INVITE, ACK, CANCEL, BYE, OPTIONS".into());
+                let accept = Header::Other("Accept".into(), "application/sdp".into());
+                tx.reply_with(StatusCode::OK, vec![allow, accept], None).await
+            }
+            Method::Ack => return,
+            Method::Invite
+            | Method::Bye
+            | Method::Cancel
+            | Method::Update
+            | Method::Info
+            | Method::PRack
+            | Method::Refer
+            | Method::Notify => tx.reply(StatusCode::CallTransactionDoesNotExist).await,
+            _ => tx.reply(StatusCode::MethodNotAllowed).await,
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "replying failed");
+        }
+    }
+
+    fn finish(&self, id: &str) {
+        self.calls().remove(id);
+        self.media.close(id);
+    }
+}
+
+/// One call's task state: the bridge and what is needed to carry out its outputs.
+struct CallTask {
+    shared: Arc<Shared>,
+    id: String,
+    origin: Origin,
+    bridge: Bridge,
+    dialog: Option<InviteDialog>,
+    /// Our media for SDP towards the carrier.
+    local: MediaOffer,
+    /// The carrier's telephone-event PT (answers echo it).
+    remote_pt: u8,
+    remote_te: Option<u8>,
+    reinvite: Option<TransactionHandle>,
+}
+
+impl CallTask {
+    fn new(shared: Arc<Shared>, id: String, origin: Origin, neg: &Negotiated) -> CallTask {
+        let local = MediaOffer {
+            addr: neg.local_rtp.ip(),
+            port: neg.local_rtp.port(),
+            session_id: rand::random::<u32>().into(),
+            version: 1,
+            codecs: vec![neg.codec],
+            te_pt: Some(101),
+            direction: Direction::SendRecv,
+            ptime: 20,
+        };
+        let remote_pt = match neg.codec {
+            Codec::Pcmu => 0,
+            Codec::Pcma => 8,
+        };
+        CallTask {
+            shared,
+            id,
+            origin,
+            bridge: Bridge::new(origin),
+            dialog: None,
+            local,
+            remote_pt,
+            remote_te: Some(101),
+            reinvite: None,
+        }
+    }
+
+    fn tell(&self, event: Event) {
+        let _ = self.shared.events.send(event);
+    }
+
+    /// Our SDP answer to the carrier's offer whose direction was `their`.
+    fn answer_sdp(&mut self, their: Direction) -> Vec<u8> {
+        self.local.version += 1;
+        let codec = self.local.codecs[0];
+        let session = sdp::LocalSession {
+            addr: self.local.addr,
+            port: self.local.port,
+            session_id: self.local.session_id,
+            version: self.local.version,
+        };
+        sdp::answer(&session, (self.remote_pt, codec), self.remote_te, their).into_bytes()
+    }
+
+    /// Feeds the bridge and carries out everything it then wants, in order.
+    async fn handle(&mut self, input: Input) {
+        self.bridge.handle(input);
+        while let Some(out) = self.bridge.poll_output() {
+            match out {
+                Output::Sip(action) => self.sip(action).await,
+                Output::Media(MediaAction::Carrier(media)) => {
+                    self.remote_te = media.te_pt;
+                    if let Some((pt, _)) = media.codecs.first() {
+                        self.remote_pt = *pt;
+                    }
+                    self.shared.media.carrier(&self.id, media)
+                }
+                Output::Media(MediaAction::Ringback(on)) => self.shared.media.ringback(&self.id, on),
+                Output::Media(MediaAction::Answered) => self.shared.media.answered(&self.id),
+                Output::Event(notice) => {
+                    let call_id = self.id.clone();
+                    self.tell(match notice {
+                        Notice::Progress { code, early_media } => Event::Progress { call_id, code, early_media },
+                        Notice::Answered => Event::Answered { call_id },
+                        Notice::Ended { reason, sip_code } => Event::Ended { call_id, reason, sip_code },
+                    });
+                }
+            }
+        }
+    }
+
+    async fn sip(&mut self, action: SipAction) {
+        let Some(dialog) = self.dialog.clone() else { return };
+        let sdp_type = || vec![Header::ContentType("application/sdp".into())];
+        let result = match action {
+            SipAction::Cancel => dialog.cancel().await,
+            SipAction::Bye => dialog.bye().await,
+            SipAction::Ringing => dialog.ringing(None, None),
+            SipAction::Accept => {
+                let body = self.answer_sdp(Direction::SendRecv);
+                dialog.accept(Some(sdp_type()), Some(body))
+            }
+            SipAction::Reject(code) => dialog.reject(Some(StatusCode::from(code)), None),
+            SipAction::ReInviteOk(their) => {
+                let body = self.answer_sdp(their);
+                if let Some(handle) = self.reinvite.take() {
+                    let _ = handle.respond(StatusCode::OK, Some(sdp_type()), Some(body)).await;
+                }
+                Ok(())
+            }
+            SipAction::ReInviteRefuse(code) => {
+                if let Some(handle) = self.reinvite.take() {
+                    let _ = handle.reply(StatusCode::from(code)).await;
+                }
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(call = %self.id, error = %e, "SIP action failed");
+        }
+    }
+
+    /// Dialog events common to both directions.
+    async fn dialog_state(&mut self, state: DialogState) {
+        match state {
+            DialogState::Early(_, resp) if self.bridge_is_outbound() => {
+                let media = remote_media(&resp.body);
+                self.handle(Input::Provisional { code: resp.status_code.code(), media }).await;
+            }
+            DialogState::Updated(_, req, handle) => {
+                self.reinvite = Some(handle);
+                if req.body.is_empty() {
+                    self.handle(Input::ReInvite { media: None }).await;
+                } else {
+                    match sdp::parse_remote(&String::from_utf8_lossy(&req.body)) {
+                        Ok(media) => self.handle(Input::ReInvite { media: Some(media) }).await,
+                        Err(_) => {
+                            if let Some(h) = self.reinvite.take() {
+                                let _ = h.reply(StatusCode::NotAcceptableHere).await;
+                            }
+                        }
+                    }
+                }
+            }
+            DialogState::Terminated(_, reason) => match reason {
+                TerminatedReason::UacCancel => self.handle(Input::RemoteCancel).await,
+                TerminatedReason::UacBye | TerminatedReason::UasBye => self.handle(Input::RemoteBye).await,
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn bridge_is_outbound(&self) -> bool {
+        self.origin == Origin::Outbound
+    }
+}
+
+fn remote_media(body: &[u8]) -> Option<RemoteMedia> {
+    if body.is_empty() {
+        return None;
+    }
+    sdp::parse_remote(&String::from_utf8_lossy(body)).ok()
+}
+
+async fn outbound(shared: Arc<Shared>, dial: Dial, mut rx: mpsc::UnboundedReceiver<CallMsg>) {
+    let id = dial.call_id.clone();
+    let ended = |reason| Event::Ended { call_id: id.clone(), reason, sip_code: None };
+    let (media_tx, mut media_rx) = mpsc::unbounded_channel();
+    let neg = match shared.media.accept_offer(&id, &dial.offer, media_tx).await {
+        Ok(neg) => neg,
+        Err(e) => {
+            tracing::info!(call = %id, error = %e, "browser offer refused");
+            let _ = shared.events.send(ended(EndReason::MediaFailed));
+            return shared.finish(&id);
+        }
+    };
+    let _ = shared.events.send(Event::Media { call_id: id.clone(), sdp: neg.browser_sdp.clone() });
+    let mut task = CallTask::new(shared.clone(), id.clone(), Origin::Outbound, &neg);
+    let (state_tx, mut state_rx) = shared.dialogs.new_dialog_state_channel();
+    let invite = match invite_option(&shared, &dial, sdp::build(&task.local)) {
+        Ok(opt) => shared.dialogs.do_invite_async(opt, state_tx),
+        Err(e) => Err(e),
+    };
+    let (dialog, mut join) = match invite {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::warn!(call = %id, error = %e, "INVITE could not be sent");
+            let _ = shared.events.send(ended(EndReason::Failed));
+            return shared.finish(&id);
+        }
+    };
+    task.dialog = Some(dialog.clone());
+    let mut final_seen = false;
+    while !task.bridge.is_ended() {
+        tokio::select! {
+            r = &mut join, if !final_seen => {
+                final_seen = true;
+                let input = match r {
+                    Ok(Ok((_, Some(resp)))) if resp.status_code.code() < 300 => Input::Accepted { media: remote_media(&resp.body) },
+                    Ok(Ok((_, Some(resp)))) => Input::Failed { code: Some(resp.status_code.code()) },
+                    Ok(Ok((_, None))) | Ok(Err(_)) | Err(_) => Input::Failed { code: None },
+                };
+                task.handle(input).await;
+            }
+            Some(state) = state_rx.recv() => task.dialog_state(state).await,
+            Some(CallMsg::Server(cmd)) = rx.recv() => {
+                if let Command::Hangup { .. } = cmd {
+                    task.handle(Input::Hangup).await;
+                }
+            }
+            Some(event) = media_rx.recv() => task.handle(media_input(event)).await,
+            else => break,
+        }
+    }
+    drain_after_end(&mut state_rx);
+    shared.dialogs.remove_dialog(&dialog.id());
+    shared.finish(&id);
+}
+
+fn media_input(event: MediaEvent) -> Input {
+    match event {
+        MediaEvent::Timeout => Input::MediaTimeout,
+        MediaEvent::Failed => Input::MediaFailed,
+    }
+}
+
+fn drain_after_end(rx: &mut DialogStateReceiver) {
+    while rx.try_recv().is_ok() {}
+}
+
+#[allow(clippy::result_large_err)] // rsipstack's error type
+fn invite_option(shared: &Shared, dial: &Dial, offer: String) -> rsipstack::Result<InviteOption> {
+    let gw = dial.trunk.gateways.first().ok_or_else(|| rsipstack::Error::Error("the carrier has no gateway".into()))?;
+    let transport = match gw.transport {
+        SipTransport::Udp => Transport::Udp,
+        SipTransport::Tcp => Transport::Tcp,
+    };
+    let target = HostWithPort::try_from(format!("{}:{}", gw.host, gw.port).as_str())?;
+    let param = if transport == Transport::Tcp { ";transport=tcp" } else { "" };
+    let callee = Uri::try_from(format!("sip:{}@{}:{}{param}", dial.number, gw.host, gw.port).as_str())?;
+    let from_host = dial.trunk.from_domain.clone().unwrap_or_else(|| shared.local.ip().to_string());
+    let caller = Uri::try_from(format!("sip:{}@{from_host}", dial.caller_id).as_str())?;
+    let credential = dial.trunk.username.as_ref().map(|u| Credential {
+        username: u.clone(),
+        password: dial.trunk.password.clone().unwrap_or_default(),
+        realm: None,
+        auth_username: None,
+    });
+    Ok(InviteOption {
+        caller_display_name: dial.caller_name.clone(),
+        caller,
+        callee,
+        destination: Some(SipAddr { r#type: Some(transport), addr: target }),
+        content_type: Some("application/sdp".into()),
+        offer: Some(offer.into_bytes()),
+        contact: shared.contact(),
+        credential,
+        ..Default::default()
+    })
+}
+
+/// A new INVITE from outside: checked here, then offered to the server.
+fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
+    tokio::spawn(async move {
+        let remote = if tx.original.body.is_empty() {
+            None
+        } else {
+            sdp::parse_remote(&String::from_utf8_lossy(&tx.original.body)).ok()
+        };
+        let chosen = remote.as_ref().and_then(|r| sdp::negotiate(r, &[Codec::Pcmu, Codec::Pcma]).ok());
+        let (Some(mut remote), Some((pt, codec))) = (remote, chosen) else {
+            // No offer, an unreadable one, or no codec in common: RFC 3261 §21.4.26.
+            let _ = tx.reply(StatusCode::NotAcceptableHere).await;
+            return;
+        };
+        // The relay and our answer use the chosen codec.
+        remote.codecs.retain(|(p, _)| *p == pt);
+        let id = crate::new_call_id();
+        let source = tx
+            .original
+            .headers
+            .iter()
+            .find_map(|h| match h {
+                Header::Other(name, value) if name == SOURCE_HEADER => Some(value.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let from = tx
+            .original
+            .from_header()
+            .ok()
+            .and_then(|f| f.uri().ok())
+            .and_then(|u| u.user().map(str::to_string))
+            .unwrap_or_default();
+        let to = tx.original.uri.user().map(str::to_string).unwrap_or_default();
+        let (state_tx, mut state_rx) = shared.dialogs.new_dialog_state_channel();
+        let dialog = match shared.dialogs.get_or_create_server_invite(&tx, state_tx, None, Some(shared.contact())) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::debug!(error = %e, "no dialog for INVITE");
+                let _ = tx.reply(StatusCode::ServerInternalError).await;
+                return;
+            }
+        };
+        let mut dialog_for_tx = dialog.clone();
+        tokio::spawn(async move {
+            let _ = dialog_for_tx.handle(&mut tx).await;
+        });
+        let (media_tx, mut media_rx) = mpsc::unbounded_channel();
+        let neg = match shared.media.create_offer(&id, codec, media_tx).await {
+            Ok(neg) => neg,
+            Err(e) => {
+                tracing::warn!(call = %id, error = %e, "no media for inbound call");
+                let _ = dialog.reject(Some(StatusCode::ServerInternalError), None);
+                return shared.finish(&id);
+            }
+        };
+        let (cmd_tx, mut rx) = mpsc::unbounded_channel();
+        shared.calls().insert(id.clone(), cmd_tx);
+        let mut task = CallTask::new(shared.clone(), id.clone(), Origin::Inbound, &neg);
+        task.dialog = Some(dialog.clone());
+        task.remote_pt = pt;
+        task.remote_te = remote.te_pt;
+        shared.media.carrier(&id, remote);
+        task.tell(Event::Incoming { call_id: id.clone(), source, from, from_name: None, to, offer: neg.browser_sdp });
+        while !task.bridge.is_ended() {
+            tokio::select! {
+                Some(state) = state_rx.recv() => task.dialog_state(state).await,
+                Some(CallMsg::Server(cmd)) = rx.recv() => match cmd {
+                    Command::Ringing { .. } => task.handle(Input::Ringing).await,
+                    Command::Answer { sdp, .. } => match shared.media.accept_answer(&id, &sdp).await {
+                        Ok(()) => task.handle(Input::Answer).await,
+                        Err(e) => {
+                            tracing::info!(call = %id, error = %e, "browser answer refused");
+                            task.handle(Input::MediaFailed).await;
+                        }
+                    },
+                    Command::Reject { code, .. } => task.handle(Input::Reject(code)).await,
+                    Command::Hangup { .. } => task.handle(Input::Hangup).await,
+                    Command::Dial(_) => {}
+                },
+                Some(event) = media_rx.recv() => task.handle(media_input(event)).await,
+                else => break,
+            }
+        }
+        shared.dialogs.remove_dialog(&dialog.id());
+        shared.finish(&id);
+    });
+}
