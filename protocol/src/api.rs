@@ -140,6 +140,15 @@ pub struct CallRecord {
     pub cause: Option<String>,
     /// The cause in words.
     pub cause_text: Option<String>,
+    /// A phone call's far end (E.164): the number dialled, or the number that called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// The carrier a phone call went through, as it was named then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    /// The carrier leg's final SIP status (200 answered, 486 busy, 487 cancelled...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_code: Option<u16>,
 }
 
 /// `GET /api/me/balance`, `GET /api/admin/users/{id}/balance`. Money is in micro-units

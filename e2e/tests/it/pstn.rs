@@ -103,6 +103,11 @@ async fn a_busy_number_shows_busy() {
         b.log_in(&stack, "ada@example.com", PASSWORD).await?;
         dial(&b, "+12025550143").await?;
         b.wait_text("#ended-reason", "busy").await?;
+        // History names the number, the carrier and the carrier's answer.
+        b.goto(&stack.url("/history")).await?;
+        b.wait_text(".call-row .peer", "+12025550143").await?;
+        b.wait_text(".call-row .peer", "via sipp carrier").await?;
+        b.wait_text(".call-row .sip-code", "486").await?;
         Ok(())
     })
     .await
@@ -163,4 +168,25 @@ async fn a_call_to_a_did_rings_the_owner_who_answers() {
     })
     .await
     .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_while_the_carrier_rings_sends_cancel_and_the_487_is_acked() {
+    let stack = Stack::start().await.unwrap();
+    let port = free_udp_port();
+    carrier_and_ada(&stack, port).await.unwrap();
+    let sipp = Sipp::uas("uas_ring_cancel.xml", port, 9).unwrap();
+    with_browser("pstn-cancel", |b| async move {
+        b.log_in(&stack, "ada@example.com", PASSWORD).await?;
+        dial(&b, "+12025550143").await?;
+        b.wait_text("#call-state", "Ringing").await?;
+        b.click("#hangup").await?;
+        b.gone("#call-state").await?;
+        b.goto(&stack.url("/history")).await?;
+        b.wait_text(".call-row .sip-code", "487").await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    sipp.passed(Duration::from_secs(20)).await.unwrap();
 }

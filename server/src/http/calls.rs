@@ -73,7 +73,10 @@ async fn history(
                 _ => 0,
             };
             api::CallRecord {
-                direction: if c.caller == me.id { "outgoing" } else { "incoming" }.into(),
+                direction: if c.caller == me.id && c.kind != "pstn_in" { "outgoing" } else { "incoming" }.into(),
+                number: c.number,
+                carrier: c.carrier_name,
+                sip_code: c.sip_code,
                 peer: peer.as_ref().map(|u| contact(&state, u)),
                 started_at: rfc(c.created_at),
                 answered_at: c.answered_at.map(rfc),

@@ -17,6 +17,10 @@ use crate::domain::{User, UserId};
 #[derive(Debug, Clone)]
 pub struct CallSummary {
     pub id: String,
+    /// `webrtc`, `pstn_out` or `pstn_in`.
+    pub kind: String,
+    /// The far end's phone number on a PSTN call (dialled, or calling in).
+    pub number: Option<String>,
     pub caller: UserId,
     pub callee: Option<UserId>,
     pub created_at: DateTime<Utc>,
@@ -32,6 +36,8 @@ pub struct CallSummary {
 fn summary(m: calls::Model) -> CallSummary {
     CallSummary {
         id: m.id,
+        kind: m.kind,
+        number: m.callee_number,
         caller: UserId(m.caller_id),
         callee: m.callee_id.map(UserId),
         created_at: m.created_at,
@@ -246,7 +252,12 @@ impl Db {
         let total = pages.num_items().await?;
         let rows: Vec<CallSummary> =
             pages.fetch_page(u64::from(page.saturating_sub(1))).await?.into_iter().map(summary).collect();
-        let peer_of = |c: &CallSummary| if c.caller == user { c.callee } else { Some(c.caller) };
+        // A PSTN call's far end is a number, not a user.
+        let peer_of = |c: &CallSummary| match () {
+            _ if c.kind != "webrtc" => None,
+            _ if c.caller == user => c.callee,
+            _ => Some(c.caller),
+        };
         let ids: Vec<i64> = rows.iter().filter_map(peer_of).map(|u| u.0).collect();
         let peers: Vec<User> = users::Entity::find()
             .filter(users::Column::Id.is_in(ids))

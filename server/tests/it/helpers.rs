@@ -18,6 +18,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The app's own database, for checks the API does not expose.
     pub db: server::storage::Db,
+    /// The gateway's SIP address (UDP and TCP).
+    pub sip: std::net::SocketAddr,
     _dir: tempfile::TempDir,
 }
 
@@ -44,8 +46,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let app = App::build(settings).await.expect("the app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let db = app.state().db.clone();
+    let sip = app.state().hub.gateway().map(|g| g.sip_addr).expect("the gateway runs in tests");
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { base, client: reqwest::Client::new(), db, _dir: dir }
+    TestApp { base, client: reqwest::Client::new(), db, sip, _dir: dir }
 }
 
 /// SQLite: a file in the test's temp dir (the data dir default). PostgreSQL: a new database

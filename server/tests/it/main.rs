@@ -8,5 +8,6 @@ mod carriers;
 mod helpers;
 mod http;
 mod money;
+mod pstn;
 mod signaling;
 mod tokens;

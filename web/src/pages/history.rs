@@ -33,10 +33,16 @@ pub fn History() -> impl IntoView {
                         <For each=move || data.get().map(|d| d.items).unwrap_or_default() key=|c| c.id.clone() let(c)>
                             <tr class="call-row" data-cause=c.cause.clone().unwrap_or_default() data-direction=c.direction.clone()>
                                 <td>{if c.direction == "outgoing" { "↗" } else { "↙" }}</td>
-                                <td class="peer">{c.peer.as_ref().map(|p| p.display_name.clone()).unwrap_or_else(|| "—".into())}</td>
+                                <td class="peer">
+                                    {c.peer.as_ref().map(|p| p.display_name.clone()).or_else(|| c.number.clone()).unwrap_or_else(|| "—".into())}
+                                    {c.carrier.clone().map(|carrier| view! { <span class="muted carrier">" via " {carrier}</span> })}
+                                </td>
                                 <td>{when(&c.started_at)}</td>
                                 <td class="duration">{duration(c.duration_secs)}</td>
-                                <td class="cause">{c.cause_text.clone().unwrap_or_else(|| "In progress".into())}</td>
+                                <td class="cause">
+                                    {c.cause_text.clone().unwrap_or_else(|| "In progress".into())}
+                                    {c.sip_code.map(|code| view! { <span class="muted sip-code" data-sip-code=code>" (SIP " {code} ")"</span> })}
+                                </td>
                             </tr>
                         </For>
                     </tbody>
