@@ -30,6 +30,11 @@ impl Sipp {
         Self::spawn(scenario, port, mport, &[])
     }
 
+    /// A UAS (carrier) over TCP on `127.0.0.1:port`.
+    pub fn uas_tcp(scenario: &str, port: u16, mport: u16) -> Result<Sipp> {
+        Self::spawn(scenario, port, mport, &["-t", "t1"])
+    }
+
     /// A UAC calling `service` (the Request-URI user) at `target`.
     pub fn uac(scenario: &str, port: u16, mport: u16, target: SocketAddr, service: &str) -> Result<Sipp> {
         Self::spawn(scenario, port, mport, &["-s", service, &target.to_string()])

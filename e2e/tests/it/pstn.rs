@@ -11,6 +11,10 @@ const PASSWORD: &str = "a long enough password";
 /// A carrier pointing at sipp on `port`, with digest credentials, accepting INVITEs from
 /// loopback; and Ada, who owns the DID +1 415 555 0100.
 async fn carrier_and_ada(stack: &Stack, port: u16) -> anyhow::Result<()> {
+    carrier_and_ada_over(stack, port, "udp").await
+}
+
+async fn carrier_and_ada_over(stack: &Stack, port: u16, transport: &str) -> anyhow::Result<()> {
     stack.create_user("ada@example.com", "Ada", PASSWORD).await?;
     stack
         .admin_post(
@@ -21,7 +25,7 @@ async fn carrier_and_ada(stack: &Stack, port: u16) -> anyhow::Result<()> {
                 "password": "trunksecret",
                 "caller_id_policy": "user_did",
                 "inbound_cidrs": ["127.0.0.1/32"],
-                "gateways": [{"host": "127.0.0.1", "port": port, "transport": "udp"}],
+                "gateways": [{"host": "127.0.0.1", "port": port, "transport": transport}],
             }),
         )
         .await?;
@@ -184,6 +188,27 @@ async fn cancelling_while_the_carrier_rings_sends_cancel_and_the_487_is_acked() 
         b.gone("#call-state").await?;
         b.goto(&stack.url("/history")).await?;
         b.wait_text(".call-row .sip-code", "487").await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    sipp.passed(Duration::from_secs(20)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carrier_over_tcp_holds_and_resumes_with_reinvites_then_hangs_up() {
+    let stack = Stack::start().await.unwrap();
+    let port = free_udp_port();
+    carrier_and_ada_over(&stack, port, "tcp").await.unwrap();
+    let media = MediaPeer::start().await.unwrap();
+    let sipp = Sipp::uas_tcp("uas_answer_hold.xml", port, media.port).unwrap();
+    with_browser("pstn-tcp-hold", |b| async move {
+        b.log_in(&stack, "ada@example.com", PASSWORD).await?;
+        dial(&b, "+12025550143").await?;
+        b.wait_text("#call-state", "In call").await?;
+        wait_packets(&b, 20).await?;
+        // sipp checks the gateway's answers to its hold and resume re-INVITEs, then hangs up.
+        b.wait_text("#ended-reason", "ended").await?;
         Ok(())
     })
     .await
