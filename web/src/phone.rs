@@ -281,6 +281,8 @@ fn on_message(msg: ServerMsg) {
                     fail(e);
                 }
             });
+            // Ringback or early media arrive from now on.
+            watch_stats(call_id);
         }
         ServerMsg::Incoming { call_id, from, sdp } => {
             with(|c| {
@@ -315,7 +317,10 @@ fn on_message(msg: ServerMsg) {
                     fail(e);
                 }
             });
-            watch_stats(call_id);
+            // A phone call's stats are watched since its early media.
+            if with(|c| c.early_media) != Some(true) {
+                watch_stats(call_id);
+            }
         }
         ServerMsg::Connected { .. } => {}
         ServerMsg::Ice { call_id, candidate } => {
@@ -497,6 +502,7 @@ pub fn dial(peer: Peer) {
         c.phone.ended.set(None);
         c.caller = true;
         c.early_media = false;
+        c.phone.stats.set(Default::default());
         c.next_request += 1;
         c.phone.screen.set(Screen::Outgoing { call_id: None, peer: peer.clone(), ringing: false });
         true

@@ -76,6 +76,17 @@ async fn outbound_call_authenticates_carries_audio_and_dtmf_and_the_browser_hang
     with_browser("pstn-outbound", |b| async move {
         b.log_in(&stack, "ada@example.com", PASSWORD).await?;
         dial(&b, "+1 (202) 555-0143").await?;
+        // The carrier's 180 has no SDP: the gateway plays ringback to the browser itself.
+        b.wait_text("#call-state", "Ringing").await?;
+        let mut ringback = 0;
+        for _ in 0..30 {
+            ringback = b.attr("#call-state", "data-packets").await.ok().and_then(|p| p.parse().ok()).unwrap_or(0);
+            if ringback > 10 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::ensure!(ringback > 10, "ringback packets before the answer: {ringback}");
         b.wait_text("#call-state", "In call").await?;
         // Audio both ways: the far end echoes what the browser sends.
         let before = packets(&b).await;

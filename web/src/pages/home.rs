@@ -96,7 +96,8 @@ fn CallPanel() -> impl IntoView {
             .unwrap_or_else(|| ().into_any()),
         Screen::Outgoing { peer, ringing, .. } => view! {
             <section class="card call" id="call-panel">
-                <p class="call-state" id="call-state" data-state=if ringing { "ringing" } else { "calling" }>
+                <p class="call-state" id="call-state" data-state=if ringing { "ringing" } else { "calling" }
+                    data-packets=move || phone.stats.get().packets_received.to_string()>
                     {if ringing { "Ringing " } else { "Calling " }} <strong>{peer.display_name}</strong> "…"
                 </p>
                 <div class="actions">
