@@ -226,3 +226,35 @@ async fn a_carrier_over_tcp_holds_and_resumes_with_reinvites_then_hangs_up() {
     .unwrap();
     sipp.passed(Duration::from_secs(20)).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adds_a_carrier_and_a_did_in_the_dashboard() {
+    let stack = Stack::start().await.unwrap();
+    stack.create_user("ada@example.com", "Ada", PASSWORD).await.unwrap();
+    with_browser("admin-carriers", |b| async move {
+        b.log_in(&stack, e2e::ADMIN_EMAIL, e2e::ADMIN_PASSWORD).await?;
+        b.goto(&stack.url("/admin/carriers")).await?;
+        b.click("#carrier-new").await?;
+        b.fill("#carrier-name", "Acme Telecom").await?;
+        b.fill("#gw-host-0", "sip bad host").await?;
+        b.click("#carrier-save").await?;
+        // Bad input is refused with a reason next to the field, and nothing is saved.
+        b.wait_text(r#".field-error[data-field="gateways[0].host"]"#, "Host").await?;
+        b.fill("#gw-host-0", "sip.acme.example").await?;
+        b.fill("#carrier-username", "acme-user").await?;
+        b.fill("#carrier-password", "acme-secret").await?;
+        b.fill("#carrier-inbound-cidrs", "192.0.2.0/24").await?;
+        b.click("#carrier-save").await?;
+        b.wait_text(r#"#carriers tr[data-name="Acme Telecom"]"#, "sip.acme.example").await?;
+        b.screenshot("admin-carriers").await?;
+
+        b.goto(&stack.url("/admin/dids")).await?;
+        b.fill("#did-number", "+44 20 7946 0123").await?;
+        b.fill("#did-user", "ada@example.com").await?;
+        b.click("#did-add").await?;
+        b.wait_text(r#"#dids tr[data-number="+442079460123"]"#, "Ada").await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
