@@ -123,6 +123,7 @@ impl Gateway {
                 s.incoming(tx).await;
             }
         });
+        wait_for_tcp(sip_addr).await.map_err(|source| StartError::Bind { what: "the SIP TCP listener", source })?;
         tracing::info!(sip = %sip_addr, webrtc = %webrtc_addr, "gateway listening");
         Ok(Gateway { shared, cancel, sip_addr, webrtc_addr })
     }
@@ -139,6 +140,20 @@ impl Gateway {
     pub fn shutdown(&self) {
         self.cancel.cancel();
     }
+}
+
+/// rsipstack binds the TCP listener inside its `serve` task; `start` returns once it accepts, so
+/// a bind failure is an error here rather than a log line later.
+async fn wait_for_tcp(addr: SocketAddr) -> std::io::Result<()> {
+    let mut last = None;
+    for _ in 0..100 {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(_) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("the SIP TCP listener never came up")))
 }
 
 /// str0m's DTLS uses the process-wide crypto provider (aws-lc-rs); installing it twice is fine.

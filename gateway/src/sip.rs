@@ -15,7 +15,7 @@ use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::prelude::HeadersExt;
-use rsipstack::sip::{Header, HostWithPort, Method, SipMessage, StatusCode, Transport, Uri};
+use rsipstack::sip::{Header, HostWithPort, Method, Request, Scheme, SipMessage, StatusCode, Transport, Uri, Version};
 use rsipstack::transaction::endpoint::MessageInspector;
 use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::SipAddr;
@@ -105,6 +105,14 @@ impl Shared {
     /// Every new server transaction: in-dialog requests go to their dialog, the rest are
     /// answered here.
     pub async fn incoming(self: &Arc<Self>, mut tx: Transaction) {
+        if tx.original.method != Method::Ack
+            && let Err((status, headers)) = screen(&tx.original)
+        {
+            if let Err(e) = tx.reply_with(status, headers, None).await {
+                tracing::debug!(error = %e, "replying failed");
+            }
+            return;
+        }
         if let Some(rsipstack::dialog::dialog::Dialog::Invite(mut dialog)) = self.dialogs.match_dialog(&tx) {
             tokio::spawn(async move {
                 if let Err(e) = dialog.handle(&mut tx).await {
@@ -120,9 +128,8 @@ impl Shared {
                 return;
             }
             Method::Options => {
-                let allow = Header::Other("Allow".into(), "INVITE, ACK, CANCEL, BYE, OPTIONS".into());
-                let accept = Header::Other("Accept".into(), "application/sdp".into());
-                tx.reply_with(StatusCode::OK, vec![allow, accept], None).await
+                let accept = Header::Other("Accept".into(), SDP.into());
+                tx.reply_with(StatusCode::OK, vec![allow(), accept], None).await
             }
             Method::Ack => return,
             Method::Invite
@@ -133,7 +140,8 @@ impl Shared {
             | Method::PRack
             | Method::Refer
             | Method::Notify => tx.reply(StatusCode::CallTransactionDoesNotExist).await,
-            _ => tx.reply(StatusCode::MethodNotAllowed).await,
+            // A 405 must say what is allowed (RFC 3261 §21.4.6).
+            _ => tx.reply_with(StatusCode::MethodNotAllowed, vec![allow()], None).await,
         };
         if let Err(e) = result {
             tracing::debug!(error = %e, "replying failed");
@@ -144,6 +152,124 @@ impl Shared {
         self.calls().remove(id);
         self.media.close(id);
     }
+}
+
+const SDP: &str = "application/sdp";
+
+/// The methods the gateway takes (RFC 3261 §20.5), in OPTIONS and 405 answers.
+fn allow() -> Header {
+    Header::Other("Allow".into(), "INVITE, ACK, CANCEL, BYE, OPTIONS".into())
+}
+
+/// RFC 3261 §8.2, in its order, for a request before anything acts on it (ACK excepted: it is
+/// never answered): a refusal with its status and headers, or `Ok` to go on. Methods the gateway
+/// does not take pass through to their 405 (method inspection comes before the header checks).
+fn screen(req: &Request) -> Result<(), (StatusCode, Vec<Header>)> {
+    if req.version != Version::V2 {
+        return Err((StatusCode::VersionNotSupported, vec![]));
+    }
+    if !well_formed(req) {
+        return Err((StatusCode::BadRequest, vec![]));
+    }
+    let taken = matches!(
+        req.method,
+        Method::Invite
+            | Method::Options
+            | Method::Bye
+            | Method::Cancel
+            | Method::Update
+            | Method::Info
+            | Method::PRack
+            | Method::Refer
+            | Method::Notify
+    );
+    if !taken {
+        return Ok(());
+    }
+    // §8.2.2.1: only SIP URIs can be called here (no scheme at all is what the parser makes of
+    // one it cannot read, e.g. `soap.beep:`).
+    if !matches!(req.uri.scheme, Some(Scheme::Sip | Scheme::Sips)) {
+        return Err((StatusCode::UnsupportedUriScheme, vec![]));
+    }
+    // §8.2.2.3: the gateway supports no extension, so every required one is unsupported.
+    let required: Vec<&str> = req
+        .headers
+        .iter()
+        .filter_map(|h| match h {
+            Header::Require(r) => Some(r.value()),
+            _ => None,
+        })
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    if !required.is_empty() {
+        return Err((StatusCode::BadExtension, vec![Header::Unsupported(required.join(", ").into())]));
+    }
+    if req.method == Method::Invite {
+        // §8.2.3: a body the gateway cannot read is refused with what it can (415), not as an
+        // unacceptable offer (488).
+        let content_type = req.headers.iter().find_map(|h| match h {
+            Header::ContentType(c) => Some(c.value()),
+            _ => None,
+        });
+        if !req.body.is_empty() && content_type.is_some_and(|t| !media_type_is(t, SDP)) {
+            return Err((StatusCode::UnsupportedMediaType, vec![Header::Other("Accept".into(), SDP.into())]));
+        }
+        // §20.1: the answer to an offer is SDP, which the caller must accept (406 otherwise).
+        let ranges: Vec<&str> = req
+            .headers
+            .iter()
+            .filter_map(|h| match h {
+                Header::Accept(a) => Some(a.value()),
+                _ => None,
+            })
+            .flat_map(|v| v.split(','))
+            .filter(|r| !r.trim().is_empty())
+            .collect();
+        let sdp_accepted = ranges.iter().any(|r| ["*/*", "application/*", SDP].iter().any(|t| media_type_is(r, t)));
+        if !ranges.is_empty() && !sdp_accepted {
+            return Err((StatusCode::NotAcceptable, vec![]));
+        }
+    }
+    Ok(())
+}
+
+/// What the parser lets through but RFC 3261 calls malformed (RFC 4475 §3.1.2.17, §3.3.8,
+/// §3.3.9, §3.1.2.2/§3.1.2.3): a CSeq method other than the request's, a single-valued header
+/// field given twice, a Content-Length that is not a number or promises more body than arrived
+/// (a datagram cut short, RFC 3261 §18.3).
+fn well_formed(req: &Request) -> bool {
+    let cseq_matches = req.cseq_header().ok().and_then(|c| c.method().ok()).is_some_and(|m| m == req.method);
+    let mut counts = [0usize; 7];
+    let mut content_length = None;
+    for h in req.headers.iter() {
+        let slot = match h {
+            Header::CallId(_) => 0,
+            Header::CSeq(_) => 1,
+            Header::From(_) => 2,
+            Header::To(_) => 3,
+            Header::MaxForwards(_) => 4,
+            Header::ContentType(_) => 5,
+            Header::ContentLength(l) => {
+                content_length = Some(l.value().trim().parse::<u32>().ok());
+                6
+            }
+            _ => continue,
+        };
+        counts[slot] += 1;
+    }
+    let length_ok = match content_length {
+        None => true,
+        Some(None) => false,
+        Some(Some(n)) => usize::try_from(n).is_ok_and(|n| n <= req.body.len()),
+    };
+    cseq_matches && counts.iter().all(|&n| n <= 1) && length_ok
+}
+
+/// `value` (a Content-Type or an Accept media range, parameters allowed) names `media_type`.
+fn media_type_is(value: &str, media_type: &str) -> bool {
+    value.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case(media_type)
 }
 
 /// One call's task state: the bridge and what is needed to carry out its outputs.
