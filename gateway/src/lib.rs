@@ -94,9 +94,7 @@ impl Gateway {
 
         let cancel = CancellationToken::new();
         let transport = TransportLayer::new(cancel.clone());
-        let udp = UdpConnection::create_connection(config.sip_bind, None, Some(cancel.child_token())).await?;
-        let port = udp.get_addr().addr.port.map(u16::from).unwrap_or(config.sip_bind.port());
-        let sip_addr = SocketAddr::new(config.sip_bind.ip(), port);
+        let (udp, sip_addr) = bind_sip_udp(config.sip_bind, &cancel).await?;
         let tcp = TcpListenerConnection::new(sip_addr, None).await?;
         transport.add_transport(udp.into());
         transport.add_transport(tcp.into());
@@ -142,11 +140,32 @@ impl Gateway {
     }
 }
 
+/// The SIP UDP socket. For port 0 the port is one free for TCP as well (the TCP listener binds
+/// the same number later): a free TCP port is taken from the kernel, then UDP is bound to it.
+async fn bind_sip_udp(bind: SocketAddr, cancel: &CancellationToken) -> Result<(UdpConnection, SocketAddr), StartError> {
+    if bind.port() != 0 {
+        let udp = UdpConnection::create_connection(bind, None, Some(cancel.child_token())).await?;
+        return Ok((udp, bind));
+    }
+    let mut last = None;
+    for _ in 0..20 {
+        let probe = std::net::TcpListener::bind(bind).map_err(|source| StartError::Bind { what: "SIP", source })?;
+        let addr = probe.local_addr().map_err(|source| StartError::Bind { what: "SIP", source })?;
+        match UdpConnection::create_connection(addr, None, Some(cancel.child_token())).await {
+            Ok(udp) => return Ok((udp, addr)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last
+        .map(StartError::Sip)
+        .unwrap_or_else(|| StartError::Bind { what: "SIP", source: std::io::Error::other("no free port") }))
+}
+
 /// rsipstack binds the TCP listener inside its `serve` task; `start` returns once it accepts, so
 /// a bind failure is an error here rather than a log line later.
 async fn wait_for_tcp(addr: SocketAddr) -> std::io::Result<()> {
     let mut last = None;
-    for _ in 0..100 {
+    for _ in 0..250 {
         match tokio::net::TcpStream::connect(addr).await {
             Ok(_) => return Ok(()),
             Err(e) => last = Some(e),
