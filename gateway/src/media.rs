@@ -273,7 +273,7 @@ impl Engine {
             }),
             Msg::Ringback { call, on } => self.with_call(&call, |c| {
                 if on {
-                    let codec = if c.relay_audio_pt() == 8 { Codec::Pcma } else { Codec::Pcmu };
+                    let codec = if c.relay.browser_audio_pt() == 8 { Codec::Pcma } else { Codec::Pcmu };
                     c.relay.start_ringback(Instant::now(), Ringback::new(codec, Cadence::NorthAmerica));
                 } else {
                     c.relay.stop_ringback();
@@ -386,7 +386,7 @@ impl Engine {
             .map_err(|e| format!("the browser's offer was refused: {e}"))?;
         let sdp = answer.to_sdp_string();
         let (pt, codec) = audio_codec(&sdp).ok_or("the browser offered neither PCMU nor PCMA")?;
-        c.set_browser_pts(pt, telephone_event_pt(&sdp));
+        c.relay.set_browser_pts(pt, telephone_event_pt(&sdp));
         Ok(Negotiated { browser_sdp: sdp, codec, local_rtp })
     }
 
@@ -418,7 +418,7 @@ impl Engine {
         let sdp = c.rtc.codec_config().params().iter().map(|p| (*p.pt(), p.spec().codec)).collect::<Vec<_>>();
         let audio = sdp.iter().find(|(_, k)| matches!(k, StrCodec::PCMU | StrCodec::PCMA)).map(|(pt, _)| *pt);
         let te = sdp.iter().find(|(_, k)| *k == StrCodec::Tele).map(|(pt, _)| *pt);
-        c.set_browser_pts(audio.unwrap_or(0), te);
+        c.relay.set_browser_pts(audio.unwrap_or(0), te);
         Ok(())
     }
 
@@ -467,14 +467,6 @@ impl CallMedia {
             Some(t) => t.min(self.rtc_deadline),
             None => self.rtc_deadline,
         }
-    }
-
-    fn relay_audio_pt(&self) -> u8 {
-        self.relay.browser_audio_pt()
-    }
-
-    fn set_browser_pts(&mut self, audio: u8, te: Option<u8>) {
-        self.relay.set_browser_pts(audio, te);
     }
 
     /// Moves everything str0m and the relay want done onto the sockets, until both are quiet.

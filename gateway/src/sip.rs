@@ -534,11 +534,7 @@ fn invite_option(shared: &Shared, dial: &Dial, offer: String) -> rsipstack::Resu
 /// A new INVITE from outside: checked here, then offered to the server.
 fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
     tokio::spawn(async move {
-        let remote = if tx.original.body.is_empty() {
-            None
-        } else {
-            sdp::parse_remote(&String::from_utf8_lossy(&tx.original.body)).ok()
-        };
+        let remote = remote_media(&tx.original.body);
         let chosen = remote.as_ref().and_then(|r| sdp::negotiate(r, &[Codec::Pcmu, Codec::Pcma]).ok());
         let (Some(mut remote), Some((pt, codec))) = (remote, chosen) else {
             // No offer, an unreadable one, or no codec in common: RFC 3261 §21.4.26.

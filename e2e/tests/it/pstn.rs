@@ -34,31 +34,44 @@ async fn carrier_and_ada_over(stack: &Stack, port: u16, transport: &str) -> anyh
     Ok(())
 }
 
+/// A packet counter the page shows as `data-packets` on `css` (0 until there is one).
+async fn packets_at(b: &Browser, css: &str) -> u64 {
+    b.attr(css, "data-packets").await.ok().and_then(|p| p.parse().ok()).unwrap_or(0)
+}
+
 async fn packets(b: &Browser) -> u64 {
-    b.attr("#remote-level", "data-packets").await.ok().and_then(|p| p.parse().ok()).unwrap_or(0)
+    packets_at(b, "#remote-level").await
+}
+
+/// Polls `count` every 100 ms for up to 10 s until it exceeds `n`; its last value either way.
+async fn until_above<F, Fut>(n: u64, mut count: F) -> u64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = u64>,
+{
+    let mut got = count().await;
+    for _ in 0..100 {
+        if got > n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        got = count().await;
+    }
+    got
 }
 
 /// Waits until the browser has received more than `n` RTP packets.
 async fn wait_packets(b: &Browser, n: u64) -> anyhow::Result<u64> {
-    for _ in 0..100 {
-        let got = packets(b).await;
-        if got > n {
-            return Ok(got);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("the browser received only {} packets", packets(b).await)
+    let got = until_above(n, || packets(b)).await;
+    anyhow::ensure!(got > n, "the browser received only {got} packets");
+    Ok(got)
 }
 
 /// Waits until the far end has received more than `n` RTP packets from the gateway.
 async fn wait_carrier_packets(media: &MediaPeer, n: u64) -> anyhow::Result<()> {
-    for _ in 0..100 {
-        if media.stats().packets > n {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("the far end got only {:?}", media.stats())
+    let got = until_above(n, || std::future::ready(media.stats().packets)).await;
+    anyhow::ensure!(got > n, "the far end got only {:?}", media.stats());
+    Ok(())
 }
 
 async fn dial(b: &Browser, number: &str) -> anyhow::Result<()> {
@@ -78,14 +91,7 @@ async fn outbound_call_authenticates_carries_audio_and_dtmf_and_the_browser_hang
         dial(&b, "+1 (202) 555-0143").await?;
         // The carrier's 180 has no SDP: the gateway plays ringback to the browser itself.
         b.wait_text("#call-state", "Ringing").await?;
-        let mut ringback = 0;
-        for _ in 0..30 {
-            ringback = b.attr("#call-state", "data-packets").await.ok().and_then(|p| p.parse().ok()).unwrap_or(0);
-            if ringback > 10 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let ringback = until_above(10, || packets_at(&b, "#call-state")).await;
         anyhow::ensure!(ringback > 10, "ringback packets before the answer: {ringback}");
         b.wait_text("#call-state", "In call").await?;
         // Audio both ways: the far end echoes what the browser sends.
@@ -142,13 +148,7 @@ async fn early_media_plays_before_answer_and_the_carrier_hangs_up() {
         dial(&b, "+12025550143").await?;
         b.wait_text("#call-state", "Ringing").await?;
         // The 183's media flows before the answer: the far end echoes the browser's audio.
-        for _ in 0..50 {
-            if media.stats().packets > 20 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let before_answer = media.stats().packets;
+        let before_answer = until_above(20, || std::future::ready(media.stats().packets)).await;
         let state = b.attr("#call-state", "data-state").await?;
         anyhow::ensure!(
             before_answer > 20 && state != "in_call",
