@@ -14,6 +14,7 @@ mod m20261123_000001_accounts;
 mod m20261123_000002_calls;
 mod m20261123_000003_ledger;
 mod m20261123_000004_pstn;
+mod m20261123_000005_topups;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_calls::Migration),
             Box::new(m20261123_000003_ledger::Migration),
             Box::new(m20261123_000004_pstn::Migration),
+            Box::new(m20261123_000005_topups::Migration),
         ]
     }
 }

@@ -48,6 +48,9 @@ pub struct User {
     /// country's. `None`: only international format (`+44…`).
     #[serde(default)]
     pub country: Option<String>,
+    /// A card payment of theirs was disputed: card top-ups are refused until an admin clears it.
+    #[serde(default)]
+    pub under_review: bool,
     /// RFC 3339, UTC.
     pub created_at: String,
 }
@@ -184,6 +187,65 @@ pub struct Adjustment {
     /// Makes a retried request harmless: the same key is posted once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+}
+
+/// `GET /api/topups/config`: whether card top-ups are available and their bounds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TopupConfig {
+    /// `false` when the server has no Stripe keys: the UI says so, admins credit manually.
+    pub enabled: bool,
+    /// ISO 4217, lower case (`usd`): the currency of balances and top-ups.
+    pub currency: String,
+    pub min_micros: i64,
+    pub max_micros: i64,
+    /// Amounts offered as buttons.
+    pub presets_micros: Vec<i64>,
+}
+
+/// `POST /api/topups`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NewTopup {
+    /// Decimal text in the platform currency, e.g. `"20"` or `"12.50"`; at most the
+    /// currency's decimals (2 for `usd`).
+    pub amount: String,
+}
+
+/// Answer to `POST /api/topups`: send the browser to `url` (the payment page).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TopupCheckout {
+    pub topup: Topup,
+    pub url: String,
+}
+
+/// Where a top-up stands. Derived from what the payment provider reported, whatever the
+/// order of its notifications.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TopupStatus {
+    /// Checkout started; no payment yet.
+    Pending,
+    Paid,
+    /// Part of the payment was refunded (`refunded_micros` says how much).
+    PartiallyRefunded,
+    Refunded,
+    /// The card holder disputed the payment; the amount was taken back.
+    Disputed,
+    /// Checkout was abandoned or expired.
+    Expired,
+}
+
+/// One top-up (`GET /api/topups`, the receipts list; `GET /api/topups/{id}`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Topup {
+    pub id: i64,
+    pub amount_micros: i64,
+    pub currency: String,
+    pub status: TopupStatus,
+    pub refunded_micros: i64,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<String>,
 }
 
 /// `PUT /api/admin/users/{id}/credit-limit`
@@ -366,6 +428,9 @@ pub mod codes {
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
     pub const INTERNAL: &str = "internal";
+    pub const UNDER_REVIEW: &str = "under_review";
+    pub const PAYMENTS_UNAVAILABLE: &str = "payments_unavailable";
+    pub const PAYMENT_PROVIDER_ERROR: &str = "payment_provider_error";
 }
 
 #[cfg(test)]

@@ -171,6 +171,11 @@ pub enum ServerMsg {
     PeerReconnected {
         call_id: String,
     },
+    /// The user's balance changed (a top-up landed, a refund, an adjustment, a call's charge).
+    Balance {
+        balance_micros: i64,
+        available_micros: i64,
+    },
     /// The call (or this device's part in it) is over. `cause` is a stable code
     /// (`normal`, `declined`, `busy`, `no_answer`, `unavailable`, `cancelled`,
     /// `answered_elsewhere`, `connection_lost`, …); `message` says it in words.

@@ -28,8 +28,42 @@ pub struct Settings {
     pub calls: CallSettings,
     pub ice: IceSettings,
     pub gateway: GatewaySettings,
+    pub payments: PaymentSettings,
     /// The admin account created at start-up if it does not exist yet.
     pub admin: Option<AdminSeed>,
+}
+
+/// Card top-ups through Stripe Checkout. Enabled when both keys are set (also read from
+/// `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET` and `STRIPE_API_BASE`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentSettings {
+    pub stripe_secret_key: Option<Secret>,
+    /// The signing secret of the webhook endpoint (`whsec_…`) that points at `/api/stripe/webhook`.
+    pub stripe_webhook_secret: Option<Secret>,
+    /// Stripe's API base URL; tests point it at a fake.
+    pub stripe_api_base: Option<String>,
+    /// ISO 4217 code of balances and top-ups, lower case.
+    pub currency: String,
+    /// Bounds of one top-up, decimal text in `currency`.
+    pub min_topup: String,
+    pub max_topup: String,
+    /// Amounts the top-up page offers as buttons.
+    pub presets: Vec<String>,
+}
+
+impl Default for PaymentSettings {
+    fn default() -> Self {
+        Self {
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            stripe_api_base: None,
+            currency: "usd".into(),
+            min_topup: "5".into(),
+            max_topup: "500".into(),
+            presets: vec!["10".into(), "20".into(), "50".into()],
+        }
+    }
 }
 
 /// The in-process PSTN gateway (see the `gateway` crate).
@@ -194,6 +228,7 @@ impl Default for Settings {
             calls: CallSettings::default(),
             ice: IceSettings::default(),
             gateway: GatewaySettings::default(),
+            payments: PaymentSettings::default(),
             admin: None,
         }
     }
@@ -258,6 +293,15 @@ impl Settings {
         if let Some(email) = env_nonempty("ADMIN_EMAIL") {
             let password = env_nonempty("ADMIN_PASSWORD").map(Secret);
             settings.admin = Some(AdminSeed { email, password });
+        }
+        if let Some(key) = env_nonempty("STRIPE_SECRET_KEY") {
+            settings.payments.stripe_secret_key = Some(Secret(key));
+        }
+        if let Some(secret) = env_nonempty("STRIPE_WEBHOOK_SECRET") {
+            settings.payments.stripe_webhook_secret = Some(Secret(secret));
+        }
+        if let Some(base) = env_nonempty("STRIPE_API_BASE") {
+            settings.payments.stripe_api_base = Some(base);
         }
         Ok(settings)
     }

@@ -46,6 +46,8 @@ pub struct User {
     pub disabled: bool,
     /// Where numbers typed in national format are read (`None`: only international format).
     pub country: Option<Country>,
+    /// A card payment of theirs was disputed: card top-ups wait until an admin clears this.
+    pub under_review: bool,
     pub created_at: DateTime<Utc>,
 }
 

@@ -110,6 +110,25 @@ impl Posting {
         Self::new(source, description, vec![(from, -amount), (to, amount)])
     }
 
+    /// A card payment of `amount` credited to `user`, once per payment.
+    pub fn payment(payment: &str, user: UserId, amount: Money) -> Result<Self, PostingError> {
+        let source = Source { kind: "payment", id: payment.to_string() };
+        Self::transfer(source, "Card top-up", Account::PaymentClearing, Account::User(user), amount)
+    }
+
+    /// Bringing a payment's refunds up to `refunded_total` (the provider's cumulative figure)
+    /// takes `amount` back. Its source is the payment and that total, so each step posts once.
+    pub fn refund(payment: &str, refunded_total: i64, user: UserId, amount: Money) -> Result<Self, PostingError> {
+        let source = Source { kind: "refund", id: format!("{payment}:{refunded_total}") };
+        Self::transfer(source, "Card top-up refunded", Account::User(user), Account::PaymentClearing, amount)
+    }
+
+    /// The card holder disputed a payment: the disputed amount is taken back, once per dispute.
+    pub fn dispute(dispute: &str, user: UserId, amount: Money) -> Result<Self, PostingError> {
+        let source = Source { kind: "dispute", id: dispute.to_string() };
+        Self::transfer(source, "Card payment disputed", Account::User(user), Account::PaymentClearing, amount)
+    }
+
     /// An administrator's credit (positive) or debit (negative) of a user's balance.
     pub fn adjustment(id: String, user: UserId, amount: Money, reason: &str) -> Result<Self, PostingError> {
         Self::transfer(Source { kind: "adjustment", id }, reason, Account::Adjustments, Account::User(user), amount)

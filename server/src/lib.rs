@@ -9,6 +9,7 @@ pub mod http;
 pub mod ids;
 pub mod ledger;
 pub mod number;
+pub mod payments;
 pub mod rating;
 pub mod signaling;
 pub mod startup;

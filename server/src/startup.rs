@@ -75,7 +75,11 @@ impl App {
                 }
             });
         }
-        let state = AppState::new(Inner { db, keys, settings, limiter, hub });
+        let payments = crate::payments::Payments::from_settings(&settings.payments).context("payment settings")?;
+        if payments.stripe.is_none() {
+            tracing::info!("card top-ups are off: STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are not set");
+        }
+        let state = AppState::new(Inner { db, keys, settings, limiter, hub, payments });
         let router = http::router(state.clone());
         Ok(Self { listener, router, state })
     }

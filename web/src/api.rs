@@ -176,6 +176,34 @@ pub async fn balance(token: String) -> Result<api::Balance, ApiError> {
     get(Request::get("/api/me/balance"), &token).await
 }
 
+pub async fn me(token: String) -> Result<api::User, ApiError> {
+    get(Request::get("/api/me"), &token).await
+}
+
+pub async fn topup_config(token: String) -> Result<api::TopupConfig, ApiError> {
+    get(Request::get("/api/topups/config"), &token).await
+}
+
+/// Opens a card payment; the answer's `url` is the payment page to send the browser to.
+pub async fn create_topup(token: String, req: api::NewTopup) -> Result<api::TopupCheckout, ApiError> {
+    send_json(Request::post("/api/topups"), Some(&token), &req).await
+}
+
+/// The user's top-ups (the receipts), newest first.
+pub async fn list_topups(token: String, page: u32) -> Result<api::Page<api::Topup>, ApiError> {
+    let page = page.to_string();
+    get(Request::get("/api/topups").query([("page", page.as_str()), ("per_page", "20")]), &token).await
+}
+
+pub async fn topup(token: String, id: i64) -> Result<api::Topup, ApiError> {
+    get(Request::get(&format!("/api/topups/{id}")), &token).await
+}
+
+/// Lifts the review a disputed payment put the account under; answers the updated user.
+pub async fn clear_review(token: String, id: i64) -> Result<api::User, ApiError> {
+    get(Request::delete(&format!("/api/admin/users/{id}/review")), &token).await
+}
+
 /// Micro-units as money text: at least two decimals, more only when they are not zero
 /// (`12.50`, `19.999999`, `-0.01`). Integer arithmetic only.
 pub fn money(micros: i64) -> String {

@@ -1,4 +1,4 @@
-//! The browser app: accounts, the softphone and call history (top-up comes with its issue).
+//! The browser app: accounts, the softphone, call history and card top-ups.
 //!
 //! `api` is the only module that speaks HTTP, `signaling` the only one with a WebSocket, `rtc`
 //! the only one with WebRTC; `session` owns who is signed in, `phone` the calls; `pages` hold
@@ -58,6 +58,9 @@ fn App() -> impl IntoView {
                         <Route path=path!("/signup") view=pages::signup::Signup/>
                         <Route path=path!("/history") view=|| view! { <Signed><pages::history::History/></Signed> }/>
                         <Route path=path!("/profile") view=|| view! { <Signed><pages::profile::Profile/></Signed> }/>
+                        <Route path=path!("/topup") view=|| view! { <Signed><pages::topup::Topup/></Signed> }/>
+                        <Route path=path!("/topup/done") view=|| view! { <Signed><pages::topup::TopupDone/></Signed> }/>
+                        <Route path=path!("/receipts") view=|| view! { <Signed><pages::receipts::Receipts/></Signed> }/>
                         <Route path=path!("/admin") view=|| view! { <Signed><pages::admin::Admin/></Signed> }/>
                         <Route path=path!("/admin/carriers") view=|| view! { <Signed><pages::carriers::Carriers/></Signed> }/>
                         <Route path=path!("/admin/dids") view=|| view! { <Signed><pages::dids::Dids/></Signed> }/>
@@ -105,6 +108,8 @@ fn Nav() -> impl IntoView {
                     Some(user) => view! {
                         <A href="/">"Phone"</A>
                         <A href="/history">"History"</A>
+                        <A href="/topup" attr:id="nav-topup">"Top up"</A>
+                        <A href="/receipts" attr:id="nav-receipts">"Receipts"</A>
                         <A href="/profile">"Profile"</A>
                         <Show when=move || auth.is_admin()>
                             <A href="/admin" attr:id="nav-admin">"Admin"</A>

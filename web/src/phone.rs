@@ -56,6 +56,14 @@ pub struct Incoming {
     sdp: String,
 }
 
+/// The signed-in user's money as last heard from the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Funds {
+    pub balance_micros: i64,
+    /// What calls may spend now: balance + credit limit − live calls' reservations.
+    pub available_micros: i64,
+}
+
 /// What the UI shows. Cheap to copy; provided as context.
 #[derive(Clone, Copy)]
 pub struct Phone {
@@ -71,6 +79,12 @@ pub struct Phone {
     pub stats: RwSignal<Stats>,
     /// Milliseconds since the epoch, ticking during a call (for the timer).
     pub now_ms: RwSignal<f64>,
+    /// The balance every page shows: loaded with `GET /api/me/balance` (`refresh_balance`),
+    /// then kept current by the server's `Balance` pushes. `None` until first known.
+    pub funds: RwSignal<Option<Funds>>,
+    /// How many `Balance` pushes arrived: pages that show something a balance change may
+    /// have changed too (a top-up's status) watch it to reload.
+    pub balance_pushes: RwSignal<u32>,
 }
 
 impl Phone {
@@ -84,6 +98,8 @@ impl Phone {
             connected: RwSignal::new(false),
             stats: RwSignal::new(Stats::default()),
             now_ms: RwSignal::new(0.0),
+            funds: RwSignal::new(None),
+            balance_pushes: RwSignal::new(0),
         }
     }
 }
@@ -148,8 +164,21 @@ pub fn start(phone: Phone, auth: Auth) {
         true
     });
     if fresh {
+        refresh_balance(phone, auth);
         connect();
     }
+}
+
+/// Asks the server for the balance. A push that arrives meanwhile wins: it is at least as new.
+pub fn refresh_balance(phone: Phone, auth: Auth) {
+    let pushes = phone.balance_pushes.get_untracked();
+    spawn_local(async move {
+        if let Ok(b) = auth.call(rest::balance).await
+            && phone.balance_pushes.try_get_untracked() == Some(pushes)
+        {
+            phone.funds.set(Some(Funds { balance_micros: b.balance_micros, available_micros: b.available_micros }));
+        }
+    });
 }
 
 /// Signed out: hang up, close everything.
@@ -162,6 +191,7 @@ pub fn stop() {
         c.phone.screen.set(Screen::Idle);
         c.phone.incoming.set(vec![]);
         c.phone.connected.set(false);
+        c.phone.funds.set(None);
     }
 }
 
@@ -219,13 +249,25 @@ fn on_closed() {
 fn on_message(msg: ServerMsg) {
     match msg {
         ServerMsg::Welcome { device_id, ice_servers, online, .. } => {
-            with(|c| {
+            let reconnected = with(|c| {
+                let reconnected = c.device.is_some();
                 c.device = Some(device_id);
                 c.ice_servers = ice_servers;
                 c.welcomed = true;
                 c.retry = 0;
                 c.phone.online.set(online);
                 c.phone.connected.set(true);
+                reconnected.then_some((c.phone, c.auth))
+            });
+            // Pushes sent while we were away were lost.
+            if let Some(Some((phone, auth))) = reconnected {
+                refresh_balance(phone, auth);
+            }
+        }
+        ServerMsg::Balance { balance_micros, available_micros } => {
+            with(|c| {
+                c.phone.funds.set(Some(Funds { balance_micros, available_micros }));
+                c.phone.balance_pushes.update(|n| *n = n.wrapping_add(1));
             });
         }
         ServerMsg::Error { code, message, request_id, call_id } => on_error(&code, message, request_id, call_id),

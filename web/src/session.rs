@@ -57,6 +57,21 @@ impl Auth {
         });
     }
 
+    /// Asks the server who we are again (an account may be put under review, or cleared, at any
+    /// time); the session's user follows.
+    pub async fn reload_user(self) {
+        if let Ok(user) = self.call(rest::me).await
+            && self.session.with_untracked(|s| s.as_ref().is_some_and(|s| s.user != user))
+        {
+            self.update_user(user);
+        }
+    }
+
+    /// The signed-in user's card payments are on hold after a dispute.
+    pub fn under_review(&self) -> bool {
+        self.session.with(|s| s.as_ref().is_some_and(|s| s.user.under_review))
+    }
+
     /// Runs an authenticated call; on an expired access token it refreshes once and retries.
     /// When the session is gone (revoked, disabled), it ends it with the reason.
     pub async fn call<T, F, Fut>(self, f: F) -> Result<T, ApiError>

@@ -4,3 +4,4 @@
 mod accounts;
 mod calls;
 mod pstn;
+mod topups;

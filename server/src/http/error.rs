@@ -51,6 +51,15 @@ pub enum ApiError {
     /// 409 `conflict`
     #[error("{0}")]
     Conflict(&'static str),
+    /// 409 `under_review`: a card payment of this account was disputed.
+    #[error("this account is under review after a disputed card payment; contact support")]
+    UnderReview,
+    /// 503 `payments_unavailable`: no payment provider is configured.
+    #[error("card top-ups are not configured on this server; an administrator can credit your account")]
+    PaymentsUnavailable,
+    /// 502 `payment_provider_error`: the payment provider failed or refused; logged.
+    #[error("the payment provider could not be reached; nothing was charged, try again")]
+    PaymentProvider(anyhow::Error),
     /// 429 `rate_limited`, with `Retry-After`.
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
@@ -78,6 +87,9 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, codes::NOT_FOUND),
             Self::EmailTaken => (StatusCode::CONFLICT, codes::EMAIL_TAKEN),
             Self::Conflict(_) => (StatusCode::CONFLICT, codes::CONFLICT),
+            Self::UnderReview => (StatusCode::CONFLICT, codes::UNDER_REVIEW),
+            Self::PaymentsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, codes::PAYMENTS_UNAVAILABLE),
+            Self::PaymentProvider(_) => (StatusCode::BAD_GATEWAY, codes::PAYMENT_PROVIDER_ERROR),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMITED),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL),
         }
@@ -91,6 +103,10 @@ impl IntoResponse for ApiError {
             Self::Internal(err) => {
                 tracing::error!(error = ?err, "request failed");
                 "something went wrong on our side".to_string()
+            }
+            Self::PaymentProvider(err) => {
+                tracing::error!(error = ?err, "payment provider failed");
+                self.to_string()
             }
             other => other.to_string(),
         };

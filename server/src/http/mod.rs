@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod limiter;
 pub mod money;
+pub mod topups;
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -42,6 +43,7 @@ pub struct Inner {
     pub settings: Settings,
     pub limiter: limiter::LoginLimiter,
     pub hub: std::sync::Arc<crate::signaling::Hub>,
+    pub payments: crate::payments::Payments,
 }
 
 impl std::ops::Deref for AppState {
@@ -66,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .merge(calls::router())
         .merge(carriers::router())
         .merge(money::router())
+        .merge(topups::router())
         .fallback(|| async { ApiError::NotFound("no such API endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::BadRequest("this method is not allowed on this endpoint".into())
@@ -131,6 +134,7 @@ pub fn to_wire_user(user: &User) -> api::User {
         },
         disabled: user.disabled,
         country: user.country.as_ref().map(|c| c.as_str().to_string()),
+        under_review: user.under_review,
         created_at: user.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     }
 }

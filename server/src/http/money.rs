@@ -35,7 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/credit-limit", put(set_credit_limit))
 }
 
-async fn balance_of(state: &AppState, user: UserId) -> Result<api::Balance, ApiError> {
+pub(super) async fn balance_of(state: &AppState, user: UserId) -> Result<api::Balance, ApiError> {
     let limit = state.db.credit_limit(user).await?.ok_or(ApiError::NotFound("no such user"))?;
     let balance = state.db.balance(&Account::User(user)).await?;
     Ok(api::Balance {
@@ -43,6 +43,21 @@ async fn balance_of(state: &AppState, user: UserId) -> Result<api::Balance, ApiE
         credit_limit_micros: limit.0,
         available_micros: balance.0.saturating_add(limit.0),
     })
+}
+
+/// Tells the user's open apps their new balance. Best effort: a failure is logged, the change
+/// it reports has been made.
+pub(super) async fn push_balance(state: &AppState, user: UserId) {
+    match balance_of(state, user).await {
+        Ok(b) => state.hub.notify_user(
+            user,
+            &protocol::ws::ServerMsg::Balance {
+                balance_micros: b.balance_micros,
+                available_micros: b.available_micros,
+            },
+        ),
+        Err(e) => tracing::warn!(%user, error = %e, "could not push the new balance"),
+    }
 }
 
 async fn statement_of(state: &AppState, user: UserId, q: &Paging) -> Result<api::Page<api::LedgerLine>, ApiError> {
@@ -149,6 +164,7 @@ async fn adjust(
     let posted = state.db.post_with_audit(&posting, Some(admin.id), Some(audit), Utc::now()).await?;
     if posted == Posted::New {
         tracing::info!(admin = %admin.id, user = %user, %amount, "balance adjusted");
+        push_balance(&state, user).await;
     }
     let status = if posted == Posted::New { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(balance_of(&state, user).await?)))

@@ -211,6 +211,18 @@ impl Hub {
         }
     }
 
+    /// Queues `msg` for every connected device of `user` (a balance change, for instance).
+    pub fn notify_user(&self, user: UserId, msg: &ServerMsg) {
+        let st = self.lock();
+        for d in st.devices.values().filter(|d| d.user == user) {
+            if let Some(tx) = &d.tx
+                && tx.try_send(msg.clone()).is_err()
+            {
+                tracing::warn!(%user, "device queue full; message dropped");
+            }
+        }
+    }
+
     /// Hands a device's input to its call. False when there is no such live call.
     pub fn route(&self, call: &CallId, input: Input) -> bool {
         self.lock().calls.get(call).is_some_and(|c| c.tx.send(input).is_ok())

@@ -79,34 +79,9 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Posted> {
         let txn = self.conn.begin().await?;
-        let inserted = transactions::ActiveModel {
-            id: NotSet,
-            source_kind: Set(p.source.kind.to_string()),
-            source_id: Set(p.source.id.clone()),
-            description: Set(p.description.clone()),
-            created_by: Set(by.map(|u| u.0)),
-            created_at: Set(now),
-        }
-        .insert(&txn)
-        .await;
-        let tx = match inserted {
-            Ok(tx) => tx,
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                txn.rollback().await?;
-                return Ok(Posted::AlreadyPosted);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        for (account, amount) in &p.entries {
-            entries::ActiveModel {
-                id: NotSet,
-                transaction_id: Set(tx.id),
-                account: Set(account.to_string()),
-                amount: Set(amount.0),
-                created_at: Set(now),
-            }
-            .insert(&txn)
-            .await?;
+        if post_in(&txn, p, by, now).await? == Posted::AlreadyPosted {
+            txn.rollback().await?;
+            return Ok(Posted::AlreadyPosted);
         }
         if let Some(a) = audit {
             write_audit(&txn, a, now).await?;
@@ -180,6 +155,45 @@ impl Db {
         txn.commit().await?;
         Ok(Some(()))
     }
+}
+
+/// Writes `p` inside `txn`. On `AlreadyPosted` the transaction has seen a unique violation
+/// (PostgreSQL then refuses further statements): the caller must roll it back.
+pub(super) async fn post_in(
+    txn: &DatabaseTransaction,
+    p: &Posting,
+    by: Option<UserId>,
+    now: DateTime<Utc>,
+) -> Result<Posted> {
+    let inserted = transactions::ActiveModel {
+        id: NotSet,
+        source_kind: Set(p.source.kind.to_string()),
+        source_id: Set(p.source.id.clone()),
+        description: Set(p.description.clone()),
+        created_by: Set(by.map(|u| u.0)),
+        created_at: Set(now),
+    }
+    .insert(txn)
+    .await;
+    let tx = match inserted {
+        Ok(tx) => tx,
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            return Ok(Posted::AlreadyPosted);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for (account, amount) in &p.entries {
+        entries::ActiveModel {
+            id: NotSet,
+            transaction_id: Set(tx.id),
+            account: Set(account.to_string()),
+            amount: Set(amount.0),
+            created_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+    }
+    Ok(Posted::New)
 }
 
 async fn balance_on(db: &impl ConnectionTrait, account: &Account) -> Result<Money> {

@@ -7,6 +7,7 @@ mod dids;
 mod entities;
 mod ledger;
 mod sessions;
+mod topups;
 mod users;
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
@@ -16,6 +17,7 @@ pub use carriers::{CarrierUpdateError, NameTaken};
 pub use dids::{DidEntry, DidRefused};
 pub use ledger::{Audit, Posted, StatementLine};
 pub use sessions::Rotation;
+pub use topups::TopupRow;
 pub use users::NewUser;
 
 #[derive(Debug, thiserror::Error)]

@@ -31,6 +31,7 @@ pub(super) fn to_user(m: users::Model) -> User {
         role: Role::parse(&m.role).unwrap_or(Role::User),
         disabled: m.disabled,
         country: m.country.map(Country::from_trusted),
+        under_review: m.under_review,
         created_at: m.created_at,
     }
 }
@@ -46,6 +47,8 @@ impl Db {
             disabled: Set(false),
             credit_limit: Set(0),
             country: Set(None),
+            stripe_customer_id: Set(None),
+            under_review: Set(false),
             created_at: Set(now),
             updated_at: Set(now),
         };

@@ -11,3 +11,4 @@ mod money;
 mod pstn;
 mod signaling;
 mod tokens;
+mod topups;

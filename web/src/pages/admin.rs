@@ -50,21 +50,38 @@ pub fn Admin() -> impl IntoView {
     };
     load();
 
+    let me = auth.user().map(|u| u.id);
+    let replace = move |updated: api::User| {
+        data.update(|d| {
+            if let Some(d) = d {
+                for u in d.items.iter_mut().filter(|u| u.id == updated.id) {
+                    *u = updated.clone();
+                }
+            }
+        })
+    };
     let toggle = move |user: api::User| {
         spawn_local(async move {
             match auth.call(|t| rest::set_disabled(t, user.id, !user.disabled)).await {
-                Ok(updated) => data.update(|d| {
-                    if let Some(d) = d {
-                        for u in d.items.iter_mut().filter(|u| u.id == updated.id) {
-                            *u = updated.clone();
-                        }
-                    }
-                }),
+                Ok(updated) => replace(updated),
                 Err(e) => error.set(Some(e)),
             }
         });
     };
-    let me = auth.user().map(|u| u.id);
+    let clear_review = move |id: i64| {
+        spawn_local(async move {
+            match auth.call(|t| rest::clear_review(t, id)).await {
+                Ok(updated) => {
+                    error.set(None);
+                    if Some(updated.id) == me {
+                        auth.update_user(updated.clone());
+                    }
+                    replace(updated);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
 
     view! {
         <AdminNav/>
@@ -79,13 +96,23 @@ pub fn Admin() -> impl IntoView {
                 <table class="users">
                     <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Status"</th><th></th></tr></thead>
                     <tbody>
-                        <For each=move || data.get().map(|d| d.items).unwrap_or_default() key=|u| (u.id, u.disabled, u.display_name.clone()) let(user)>
-                            <tr data-email=user.email.clone() class:disabled=user.disabled>
+                        <For each=move || data.get().map(|d| d.items).unwrap_or_default() key=|u| (u.id, u.disabled, u.under_review, u.display_name.clone()) let(user)>
+                            <tr data-email=user.email.clone() data-id=user.id.to_string() class:disabled=user.disabled
+                                data-under-review=user.under_review.to_string()>
                                 <td>{user.display_name.clone()}</td>
                                 <td>{user.email.clone()}</td>
                                 <td>{if user.role == api::Role::Admin { "admin" } else { "user" }}</td>
-                                <td class="status">{if user.disabled { "disabled" } else { "active" }}</td>
-                                <td>
+                                <td class="status">
+                                    {if user.disabled { "disabled" } else { "active" }}
+                                    {user.under_review.then(|| view! {
+                                        <span class="badge warn under-review" title="A card payment was disputed: card top-ups are refused">"under review"</span>
+                                    })}
+                                </td>
+                                <td class="row-actions">
+                                    {user.under_review.then(|| {
+                                        let id = user.id;
+                                        view! { <button class="clear-review" on:click=move |_| clear_review(id)>"Clear review"</button> }
+                                    })}
                                     {(Some(user.id) != me).then(|| {
                                         let u = user.clone();
                                         view! {

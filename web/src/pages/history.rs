@@ -49,16 +49,7 @@ pub fn History() -> impl IntoView {
                 </table>
             </div>
             {move || data.get().filter(|d| d.items.is_empty()).map(|_| view! { <p class="muted">"No calls yet."</p> })}
-            {move || data.get().map(|d| {
-                let pages = d.total.div_ceil(u64::from(d.per_page)).max(1);
-                view! {
-                    <div class="pager">
-                        <button disabled=move || page.get() <= 1 on:click=move |_| { page.update(|p| *p -= 1); load(); }>"‹ Newer"</button>
-                        <span>{format!("Page {} of {pages}", d.page)}</span>
-                        <button disabled={move || u64::from(page.get()) >= pages} on:click=move |_| { page.update(|p| *p += 1); load(); }>"Older ›"</button>
-                    </div>
-                }
-            })}
+            {move || data.get().map(|d| view! { <super::Pager page current=d.page total=d.total per_page=d.per_page load/> })}
         </section>
     }
 }

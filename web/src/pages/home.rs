@@ -1,6 +1,7 @@
 //! The softphone: find someone, call them, answer, talk.
 
 use leptos::{prelude::*, task::spawn_local};
+use leptos_router::components::A;
 use protocol::{api::Contact, ws::Peer};
 
 use crate::{
@@ -32,15 +33,11 @@ pub fn Home() -> impl IntoView {
 fn Status() -> impl IntoView {
     let phone = expect_context::<Phone>();
     let auth = expect_context::<Auth>();
-    let balance = RwSignal::new(None::<i64>);
-    // Refreshed whenever a call ends (it may have cost something) and on arrival.
+    // The shared balance follows the server's pushes; it is also asked for whenever a call ends
+    // (it may have cost something) and on arrival.
     Effect::new(move || {
         if phone.screen.with(|s| *s == Screen::Idle) {
-            spawn_local(async move {
-                if let Ok(b) = auth.call(rest::balance).await {
-                    balance.set(Some(b.balance_micros));
-                }
-            });
+            phone::refresh_balance(phone, auth);
         }
     });
     view! {
@@ -48,7 +45,8 @@ fn Status() -> impl IntoView {
             <span class="dot" class:on=move || phone.connected.get()></span>
             <span id="phone-status">{move || if phone.connected.get() { "Ready to call" } else { "Connecting…" }}</span>
             <span class="balance">
-                {move || balance.get().map(|b| view! { "Balance " <strong id="balance">{rest::money(b)}</strong> })}
+                {move || phone.funds.get().map(|f| view! { "Balance " <strong id="balance">{rest::money(f.balance_micros)}</strong> " " })}
+                <A href="/topup" attr:id="balance-topup">"Top up"</A>
             </span>
         </p>
     }

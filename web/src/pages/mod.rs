@@ -7,7 +7,9 @@ pub mod history;
 pub mod home;
 pub mod login;
 pub mod profile;
+pub mod receipts;
 pub mod signup;
+pub mod topup;
 
 use leptos::prelude::*;
 
@@ -50,5 +52,24 @@ pub fn Banner(error: RwSignal<Option<ApiError>>) -> impl IntoView {
             .get()
             .filter(|e| e.fields.is_empty())
             .map(|e| view! { <div class="banner error" role="alert" id="error-banner">{e.message}</div> })
+    }
+}
+
+/// "‹ Newer · Page n of m · Older ›" under a paged list; `load` fetches `page` again.
+#[component]
+pub fn Pager(
+    page: RwSignal<u32>,
+    current: u32,
+    total: u64,
+    per_page: u32,
+    load: impl Fn() + Copy + 'static,
+) -> impl IntoView {
+    let pages = total.div_ceil(u64::from(per_page)).max(1);
+    view! {
+        <div class="pager">
+            <button disabled=move || page.get() <= 1 on:click=move |_| { page.update(|p| *p -= 1); load(); }>"‹ Newer"</button>
+            <span>{format!("Page {current} of {pages}")}</span>
+            <button disabled={move || u64::from(page.get()) >= pages} on:click=move |_| { page.update(|p| *p += 1); load(); }>"Older ›"</button>
+        </div>
     }
 }

@@ -8,4 +8,5 @@ pub mod carriers;
 pub mod dids;
 pub mod ledger;
 pub mod refresh_tokens;
+pub mod topups;
 pub mod users;

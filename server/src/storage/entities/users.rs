@@ -13,6 +13,8 @@ pub struct Model {
     pub disabled: bool,
     pub credit_limit: i64,
     pub country: Option<String>,
+    pub stripe_customer_id: Option<String>,
+    pub under_review: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
