@@ -15,6 +15,7 @@ mod m20261123_000002_calls;
 mod m20261123_000003_ledger;
 mod m20261123_000004_pstn;
 mod m20261123_000005_topups;
+mod m20261123_000006_retail;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_ledger::Migration),
             Box::new(m20261123_000004_pstn::Migration),
             Box::new(m20261123_000005_topups::Migration),
+            Box::new(m20261123_000006_retail::Migration),
         ]
     }
 }

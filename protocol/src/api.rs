@@ -149,6 +149,9 @@ pub struct CallRecord {
     /// The carrier a phone call went through, as it was named then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier: Option<String>,
+    /// What the call was charged (micro-units), once it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_micros: Option<i64>,
     /// The carrier leg's final SIP status (200 answered, 486 busy, 487 cancelled...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sip_code: Option<u16>,
@@ -187,6 +190,79 @@ pub struct Adjustment {
     /// Makes a retried request harmless: the same key is posted once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+}
+
+/// A retail rate plan (`GET /api/admin/rate-plans`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RatePlan {
+    pub id: i64,
+    pub name: String,
+    /// Users without a plan of their own are on this one.
+    pub is_default: bool,
+}
+
+/// `POST /api/admin/rate-plans`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NewRatePlan {
+    pub name: String,
+}
+
+/// What users on a plan pay to call numbers starting with `prefix`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RetailRate {
+    pub id: i64,
+    pub prefix: String,
+    pub description: String,
+    pub per_minute_micros: i64,
+    pub connection_fee_micros: i64,
+    pub min_duration: u32,
+    pub first_increment: u32,
+    pub next_increment: u32,
+    /// RFC 3339, UTC; the rate applies from then until `effective_until` (exclusive).
+    pub effective_from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_until: Option<String>,
+}
+
+/// `POST /api/admin/rate-plans/{id}/rates`. Prices are decimal text (`"0.012"`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RetailRateInput {
+    /// Digits of the E.164 number, a leading `+` allowed: `44`, `+4420`.
+    pub prefix: String,
+    #[serde(default)]
+    pub description: String,
+    pub per_minute: String,
+    #[serde(default)]
+    pub connection_fee: Option<String>,
+    #[serde(default)]
+    pub min_duration: Option<u32>,
+    /// Billing increments in seconds; 60/60 when absent.
+    #[serde(default)]
+    pub first_increment: Option<u32>,
+    #[serde(default)]
+    pub next_increment: Option<u32>,
+    /// RFC 3339; now when absent.
+    #[serde(default)]
+    pub effective_from: Option<String>,
+    #[serde(default)]
+    pub effective_until: Option<String>,
+}
+
+/// `PUT /api/admin/users/{id}/rate-plan`; `null` puts the user on the default plan.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserRatePlan {
+    pub rate_plan_id: Option<i64>,
+}
+
+/// `GET /api/rates/quote?number=…`: what calling a number costs the signed-in user now.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Quote {
+    /// E.164.
+    pub number: String,
+    pub rate: RetailRate,
+    pub available_micros: i64,
+    /// How long the user's money lasts at this rate; `None` when it does not cover the start.
+    pub affordable_secs: Option<u64>,
 }
 
 /// `GET /api/topups/config`: whether card top-ups are available and their bounds.

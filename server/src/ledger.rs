@@ -129,6 +129,12 @@ impl Posting {
         Self::transfer(source, "Card payment disputed", Account::User(user), Account::PaymentClearing, amount)
     }
 
+    /// A call's charge, once per call.
+    pub fn call_charge(call: &str, user: UserId, amount: Money) -> Result<Self, PostingError> {
+        let source = Source { kind: "call", id: call.to_string() };
+        Self::transfer(source, "Call", Account::User(user), Account::Revenue, amount)
+    }
+
     /// An administrator's credit (positive) or debit (negative) of a user's balance.
     pub fn adjustment(id: String, user: UserId, amount: Money, reason: &str) -> Result<Self, PostingError> {
         Self::transfer(Source { kind: "adjustment", id }, reason, Account::Adjustments, Account::User(user), amount)

@@ -38,6 +38,7 @@ impl App {
             .await
             .with_context(|| format!("connecting to the database {}", redact(&url)))?;
         db.migrate().await.context("running migrations")?;
+        db.ensure_default_plan(chrono::Utc::now()).await.context("creating the default rate plan")?;
         tracing::info!(database = %redact(&url), "database ready");
 
         if let Some(seed) = &settings.admin {

@@ -163,6 +163,10 @@ pub async fn directory(token: String, q: String) -> Result<Vec<api::Contact>, Ap
     get(Request::get("/api/directory").query([("q", q.as_str())]), &token).await
 }
 
+pub async fn quote(token: String, number: String) -> Result<api::Quote, ApiError> {
+    get(Request::get("/api/rates/quote").query([("number", number.as_str())]), &token).await
+}
+
 pub async fn recent_contacts(token: String) -> Result<Vec<api::Contact>, ApiError> {
     get(Request::get("/api/contacts/recent"), &token).await
 }

@@ -31,6 +31,9 @@ async fn carrier_and_ada_over(stack: &Stack, port: u16, transport: &str) -> anyh
         .await?;
     // Ada is the second account (after the seeded admin).
     stack.admin_post("/api/admin/dids", serde_json::json!({"number": "+1 415 555 0100", "user_id": 2})).await?;
+    // Calls to +1 cost 0.01 a minute (60/60) on the default plan (the first), and Ada has 10.00.
+    stack.admin_post("/api/admin/rate-plans/1/rates", serde_json::json!({"prefix": "1", "per_minute": "0.01"})).await?;
+    stack.admin_post("/api/admin/users/2/adjustments", serde_json::json!({"amount": "10", "reason": "test"})).await?;
     Ok(())
 }
 
@@ -88,6 +91,11 @@ async fn outbound_call_authenticates_carries_audio_and_dtmf_and_the_browser_hang
     let sipp = Sipp::uas("uas_auth_answer.xml", port, media.port).unwrap();
     with_browser("pstn-outbound", |b| async move {
         b.log_in(&stack, "ada@example.com", PASSWORD).await?;
+        // Before dialling: the price and how long 10.00 lasts at it.
+        b.fill("#dial-number", "+1 (202) 555-0143").await?;
+        b.wait_text("#dial-quote", "0.01/min · about 1000 minutes available").await?;
+        b.fill("#dial-number", "+44 20 7946 0123").await?;
+        b.wait_text("#dial-quote", "not allowed on your rate plan").await?;
         dial(&b, "+1 (202) 555-0143").await?;
         // The carrier's 180 has no SDP: the gateway plays ringback to the browser itself.
         b.wait_text("#call-state", "Ringing").await?;
@@ -107,6 +115,8 @@ async fn outbound_call_authenticates_carries_audio_and_dtmf_and_the_browser_hang
         anyhow::ensure!(events == vec![1, 5, 11], "telephone-events at the carrier: {events:?}");
         b.click("#hangup").await?;
         b.gone("#call-state").await?;
+        // Charged one minute at 0.01 when it ended; the balance on the page follows.
+        b.wait_text("#balance", "9.99").await?;
         Ok(())
     })
     .await

@@ -76,6 +76,7 @@ async fn history(
                 direction: if c.caller == me.id && c.kind != "pstn_in" { "outgoing" } else { "incoming" }.into(),
                 number: c.number,
                 carrier: c.carrier_name,
+                charge_micros: if c.caller == me.id { c.charge.map(|m| m.0) } else { None },
                 sip_code: c.sip_code,
                 peer: peer.as_ref().map(|u| contact(&state, u)),
                 started_at: rfc(c.created_at),

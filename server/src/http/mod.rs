@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod limiter;
 pub mod money;
+pub mod rates;
 pub mod topups;
 
 use std::{path::Path, sync::Arc, time::Duration};
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(calls::router())
         .merge(carriers::router())
         .merge(money::router())
+        .merge(rates::router())
         .merge(topups::router())
         .fallback(|| async { ApiError::NotFound("no such API endpoint") })
         .method_not_allowed_fallback(|| async {

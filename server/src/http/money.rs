@@ -45,21 +45,6 @@ pub(super) async fn balance_of(state: &AppState, user: UserId) -> Result<api::Ba
     })
 }
 
-/// Tells the user's open apps their new balance. Best effort: a failure is logged, the change
-/// it reports has been made.
-pub(super) async fn push_balance(state: &AppState, user: UserId) {
-    match balance_of(state, user).await {
-        Ok(b) => state.hub.notify_user(
-            user,
-            &protocol::ws::ServerMsg::Balance {
-                balance_micros: b.balance_micros,
-                available_micros: b.available_micros,
-            },
-        ),
-        Err(e) => tracing::warn!(%user, error = %e, "could not push the new balance"),
-    }
-}
-
 async fn statement_of(state: &AppState, user: UserId, q: &Paging) -> Result<api::Page<api::LedgerLine>, ApiError> {
     let (page, per_page) = q.checked()?;
     let (lines, total) = state.db.statement(&Account::User(user), page, per_page).await?;
@@ -164,7 +149,7 @@ async fn adjust(
     let posted = state.db.post_with_audit(&posting, Some(admin.id), Some(audit), Utc::now()).await?;
     if posted == Posted::New {
         tracing::info!(admin = %admin.id, user = %user, %amount, "balance adjusted");
-        push_balance(&state, user).await;
+        state.hub.push_balance(user).await;
     }
     let status = if posted == Posted::New { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(balance_of(&state, user).await?)))

@@ -18,7 +18,6 @@ use super::{
     AppState,
     error::ApiError,
     extract::{AdminUser, AuthUser, Json, Paging, Path, Query},
-    money::push_balance,
     to_wire_user,
 };
 use crate::{
@@ -212,7 +211,7 @@ async fn apply(state: &AppState, notice: Notice) -> Result<(), ApiError> {
         }
     };
     match posted {
-        Some(Posted::New) => push_balance(state, user).await,
+        Some(Posted::New) => state.hub.push_balance(user).await,
         Some(Posted::AlreadyPosted) => tracing::debug!(%user, "webhook already applied"),
         None => tracing::error!(%user, "webhook names a top-up that does not exist; nothing posted"),
     }

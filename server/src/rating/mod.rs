@@ -85,5 +85,35 @@ pub fn rate(t: &Tariff, talk: Option<Duration>) -> Charge {
     Charge { billable_secs, amount: t.connection_fee + price_of(t.per_minute, billable_secs) }
 }
 
+/// Whether `available` covers the start of a call: its connection fee and first increment
+/// (or its minimum duration, when longer).
+pub fn covers_first_increment(t: &Tariff, available: Money) -> bool {
+    rate(t, Some(Duration::from_secs(1))).amount <= available
+}
+
+/// The longest talk time, in whole seconds, whose charge stays within `available`; `None` when
+/// the call cannot even start. Free tariffs are unlimited (`u64::MAX`).
+pub fn affordable_secs(t: &Tariff, available: Money) -> Option<u64> {
+    if !covers_first_increment(t, available) {
+        return None;
+    }
+    if t.per_minute == Money::ZERO {
+        return Some(u64::MAX);
+    }
+    // The charge never decreases with talk time: binary search the last affordable second.
+    let (mut lo, mut hi) = (1_u64, 1_u64 << 40);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if rate(t, Some(Duration::from_secs(mid))).amount <= available { lo = mid } else { hi = mid - 1 }
+    }
+    Some(lo)
+}
+
+/// The periods two rates apply in overlap: `[from, until)`, `None` for "no end".
+pub fn periods_overlap<T: Ord>(a: (T, Option<T>), b: (T, Option<T>)) -> bool {
+    let starts_before_end = |start: &T, end: &Option<T>| end.as_ref().is_none_or(|e| start < e);
+    starts_before_end(&a.0, &b.1) && starts_before_end(&b.0, &a.1)
+}
+
 #[cfg(test)]
 mod tests;

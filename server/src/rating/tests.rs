@@ -124,3 +124,36 @@ proptest! {
         prop_assert_eq!(Money::parse(&Money(micros).to_string()), Ok(Money(micros)));
     }
 }
+
+#[test]
+fn what_the_balance_allows() {
+    let t = |per_minute: i64, fee: i64, first: u32, next: u32| {
+        Tariff::new(Money(per_minute), Money(fee), 0, first, next).unwrap()
+    };
+    // 0.60/min per second with 0.10 to connect: 1.00 buys 0.10 + 40 s.
+    assert_eq!(affordable_secs(&t(600_000, 100_000, 1, 1), Money(1_000_000)), Some(40));
+    // 60/60 at 1.00/min: 2.50 buys two whole minutes.
+    assert_eq!(affordable_secs(&t(1_000_000, 0, 60, 60), Money(2_500_000)), Some(120));
+    assert_eq!(affordable_secs(&t(1_000_000, 0, 60, 60), Money(999_999)), None);
+    assert!(covers_first_increment(&t(1_000_000, 0, 60, 60), Money(1_000_000)));
+    assert_eq!(affordable_secs(&t(0, 0, 60, 60), Money::ZERO), Some(u64::MAX));
+}
+
+#[test]
+fn effective_periods() {
+    assert!(periods_overlap((1, None), (5, Some(9))));
+    assert!(periods_overlap((1, Some(6)), (5, Some(9))));
+    assert!(!periods_overlap((1, Some(5)), (5, Some(9))), "until is exclusive");
+    assert!(!periods_overlap((9, None), (5, Some(9))));
+    assert!(periods_overlap((9, None), (10, None)));
+}
+
+proptest! {
+    #[test]
+    fn affordable_time_is_the_most_the_balance_buys(t in tariffs(), available in 0i64..50_000_000) {
+        if let Some(secs) = affordable_secs(&t, Money(available)).filter(|s| *s < u64::MAX) {
+            prop_assert!(rate(&t, Some(Duration::from_secs(secs))).amount <= Money(available));
+            prop_assert!(rate(&t, Some(Duration::from_secs(secs + 1))).amount > Money(available));
+        }
+    }
+}

@@ -21,7 +21,8 @@ use super::convert;
 use crate::{
     call::{Call, CallConfig, CallId, DeviceId, EndCause, Input, Output, Party, Record},
     domain::UserId,
-    storage::Db,
+    rating::Tariff,
+    storage::{Db, PstnCall},
 };
 
 /// Messages waiting for a slow socket; past this the device is considered stuck and messages drop.
@@ -52,6 +53,8 @@ pub enum CallRecordInit {
         number: String,
         carrier_id: i64,
         carrier_name: String,
+        /// The retail rate's prefix and tariff the call is sold at.
+        sell: Option<(String, Tariff)>,
     },
     /// From a number, to a DID of the callee.
     PstnIn {
@@ -211,6 +214,22 @@ impl Hub {
         }
     }
 
+    /// Tells the user's open apps their balance (after a charge, a top-up, an adjustment).
+    /// Best effort: a failure is logged; the change it reports has been made.
+    pub async fn push_balance(&self, user: UserId) {
+        let account = crate::ledger::Account::User(user);
+        match (self.db.balance(&account).await, self.db.credit_limit(user).await) {
+            (Ok(balance), Ok(limit)) => {
+                let available = balance + limit.unwrap_or_default();
+                self.notify_user(
+                    user,
+                    &ServerMsg::Balance { balance_micros: balance.0, available_micros: available.0 },
+                );
+            }
+            (Err(e), _) | (_, Err(e)) => tracing::warn!(%user, error = %e, "could not push the new balance"),
+        }
+    }
+
     /// Queues `msg` for every connected device of `user` (a balance change, for instance).
     pub fn notify_user(&self, user: UserId, msg: &ServerMsg) {
         let st = self.lock();
@@ -271,12 +290,14 @@ impl Hub {
         request_id: String,
         offer: String,
         dial: GwDial,
+        sell: Option<(String, Tariff)>,
     ) {
         let id = CallId(dial.call_id.clone());
         let record = CallRecordInit::PstnOut {
             number: callee.number.clone().unwrap_or_default(),
             carrier_id: dial.trunk.carrier_id,
             carrier_name: dial.trunk.name.clone(),
+            sell,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let mut st = self.lock();
@@ -439,7 +460,13 @@ impl Hub {
             Record::LegRinging { device } => self.db.leg_ringing(id, callee, &device.0, now).await,
             Record::Answered { device, .. } => self.db.call_answered(id, &device.0, now).await,
             Record::LegEnded { device, cause } => self.db.leg_ended(id, &device.0, cause.code(), now).await,
-            Record::Ended { cause, by, .. } => self.db.call_ended(id, cause.code(), by, now).await,
+            Record::Ended { cause, by, .. } => match self.db.call_ended(id, cause.code(), by, now).await {
+                Ok(Some((user, _))) => {
+                    self.push_balance(user).await;
+                    Ok(())
+                }
+                other => other.map(|_| ()),
+            },
         };
         if let Err(e) = result {
             tracing::error!(call = %call, caller = %caller.user, error = %e, "recording the call failed");
@@ -470,24 +497,29 @@ async fn run_call(
     let now = Utc::now();
     let created = match init {
         CallRecordInit::Webrtc => hub.db.create_call(&id.0, caller.user, &caller.device.0, callee, now).await,
-        CallRecordInit::PstnOut { number, carrier_id, carrier_name } => {
-            hub.db
-                .create_pstn_call(
-                    &id.0,
-                    "pstn_out",
-                    caller.user,
-                    &caller.device.0,
-                    &number,
-                    carrier_id,
-                    &carrier_name,
-                    now,
-                )
-                .await
+        CallRecordInit::PstnOut { number, carrier_id, carrier_name, sell } => {
+            let c = PstnCall {
+                kind: "pstn_out",
+                user: caller.user,
+                device: &caller.device.0,
+                number: &number,
+                carrier_id,
+                carrier_name: &carrier_name,
+                sell,
+            };
+            hub.db.create_pstn_call(&id.0, &c, now).await
         }
         CallRecordInit::PstnIn { from, carrier_id, carrier_name } => {
-            hub.db
-                .create_pstn_call(&id.0, "pstn_in", callee, &caller.device.0, &from, carrier_id, &carrier_name, now)
-                .await
+            let c = PstnCall {
+                kind: "pstn_in",
+                user: callee,
+                device: &caller.device.0,
+                number: &from,
+                carrier_id,
+                carrier_name: &carrier_name,
+                sell: None,
+            };
+            hub.db.create_pstn_call(&id.0, &c, now).await
         }
     };
     if let Err(e) = created {

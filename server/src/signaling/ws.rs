@@ -225,6 +225,13 @@ async fn handle(state: &AppState, hub: &Arc<Hub>, device: &DeviceId, me: &Peer, 
 }
 
 /// A dial refused before any call exists, answering request `request_id`.
+/// Balance plus credit limit.
+async fn available_funds(state: &AppState, user: UserId) -> anyhow::Result<crate::rating::Money> {
+    let balance = state.db.balance(&crate::ledger::Account::User(user)).await?;
+    let limit = state.db.credit_limit(user).await?.unwrap_or_default();
+    Ok(balance + limit)
+}
+
 fn refusal(request_id: &str, code: &str, message: &str) -> Option<ServerMsg> {
     Some(ServerMsg::Error {
         code: code.into(),
@@ -302,6 +309,34 @@ async fn dial_number(
             return refuse(EndCause::InvalidNumber.code(), &format!("{typed:?} is not a number we can call: {e}"));
         }
     };
+    // What the user pays: no retail rate, no call; and their money must cover its start.
+    let sell =
+        match state.db.retail_rate_for(user.id, number.as_str().trim_start_matches('+'), chrono::Utc::now()).await {
+            Ok(Some(rate)) => rate,
+            Ok(None) => {
+                return refuse("not_allowed", &format!("calls to {number} are not allowed on your rate plan"));
+            }
+            Err(e) => {
+                internal(e.into());
+                return refuse("internal", "something went wrong on our side");
+            }
+        };
+    let available = match available_funds(state, user.id).await {
+        Ok(m) => m,
+        Err(e) => {
+            internal(e);
+            return refuse("internal", "something went wrong on our side");
+        }
+    };
+    if !crate::rating::covers_first_increment(&sell.tariff, available) {
+        return refuse(
+            "insufficient_funds",
+            &format!(
+                "your balance does not cover the start of a call to {number} ({}/min); top up first",
+                sell.tariff.per_minute
+            ),
+        );
+    }
     let carrier = match state.db.enabled_carriers().await {
         Ok(list) => list.into_iter().next(),
         Err(e) => {
@@ -344,6 +379,6 @@ async fn dial_number(
     };
     let caller = Party { user: UserId(me.id), device: device.clone() };
     let callee = Peer { id: 0, display_name: number.to_string(), number: Some(number.as_str().to_string()) };
-    hub.dial_number(caller, me.clone(), callee, request_id, sdp, dial);
+    hub.dial_number(caller, me.clone(), callee, request_id, sdp, dial, Some((sell.prefix, sell.tariff)));
     None
 }

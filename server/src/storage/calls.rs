@@ -10,8 +10,19 @@ use sea_orm::{
     sea_query::Expr,
 };
 
-use super::{Db, Result, entities::call_legs as legs, entities::calls, entities::users, users::to_user};
-use crate::domain::{User, UserId};
+use super::{
+    Db, Result,
+    entities::call_legs as legs,
+    entities::calls,
+    entities::users,
+    ledger::{Posted, post_in},
+    users::to_user,
+};
+use crate::{
+    domain::{User, UserId},
+    ledger::Posting,
+    rating::{Money, Tariff},
+};
 
 /// A call as the history shows it.
 #[derive(Debug, Clone)]
@@ -31,6 +42,8 @@ pub struct CallSummary {
     pub carrier_name: Option<String>,
     /// The carrier leg's final SIP response code.
     pub sip_code: Option<u16>,
+    /// What the user was charged, once the call ended with a sell price.
+    pub charge: Option<Money>,
 }
 
 fn summary(m: calls::Model) -> CallSummary {
@@ -46,6 +59,7 @@ fn summary(m: calls::Model) -> CallSummary {
         end_cause: m.end_cause,
         carrier_name: m.carrier_name,
         sip_code: m.sip_code.and_then(|c| u16::try_from(c).ok()),
+        charge: m.charge.map(Money),
     }
 }
 
@@ -63,6 +77,59 @@ fn leg(call: &str, user: UserId, device: &str, role: &str, now: DateTime<Utc>) -
     }
 }
 
+/// A PSTN call as it starts.
+pub struct PstnCall<'a> {
+    /// `pstn_out` or `pstn_in`.
+    pub kind: &'a str,
+    pub user: UserId,
+    pub device: &'a str,
+    /// The far end: the number dialled, or the number calling in.
+    pub number: &'a str,
+    pub carrier_id: i64,
+    pub carrier_name: &'a str,
+    /// What the user pays: the retail rate's prefix and tariff (`None`: not charged).
+    pub sell: Option<(String, Tariff)>,
+}
+
+/// The price a call was sold at, when it has one.
+fn sell_tariff(m: &calls::Model) -> Option<Tariff> {
+    Tariff::new(
+        Money(m.sell_per_minute?),
+        Money(m.sell_connection_fee?),
+        m.sell_min_duration?.try_into().ok()?,
+        m.sell_first_increment?.try_into().ok()?,
+        m.sell_next_increment?.try_into().ok()?,
+    )
+    .ok()
+}
+
+fn call_row(id: &str, kind: &str, caller: UserId, callee: Option<UserId>, now: DateTime<Utc>) -> calls::ActiveModel {
+    calls::ActiveModel {
+        id: Set(id.to_string()),
+        kind: Set(kind.into()),
+        caller_id: Set(caller.0),
+        callee_id: Set(callee.map(|c| c.0)),
+        callee_number: Set(None),
+        created_at: Set(now),
+        ringing_at: Set(None),
+        answered_at: Set(None),
+        ended_at: Set(None),
+        end_cause: Set(None),
+        ended_by: Set(None),
+        carrier_id: Set(None),
+        carrier_name: Set(None),
+        sip_code: Set(None),
+        sell_prefix: Set(None),
+        sell_per_minute: Set(None),
+        sell_connection_fee: Set(None),
+        sell_min_duration: Set(None),
+        sell_first_increment: Set(None),
+        sell_next_increment: Set(None),
+        billable_secs: Set(None),
+        charge: Set(None),
+    }
+}
+
 impl Db {
     /// A browser call and its caller's leg.
     pub async fn create_call(
@@ -73,28 +140,31 @@ impl Db {
         callee: UserId,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.insert_call(id, "webrtc", caller, caller_device, Some(callee), None, None, now).await
+        self.insert_call(id, "webrtc", caller, caller_device, Some(callee), now).await
     }
 
-    /// A PSTN call (`kind` `pstn_out` or `pstn_in`) of `user`, whose leg `device` is the caller's
-    /// side. `number` is the far end: the number dialled, or the number calling in.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn create_pstn_call(
-        &self,
-        id: &str,
-        kind: &str,
-        user: UserId,
-        device: &str,
-        number: &str,
-        carrier_id: i64,
-        carrier_name: &str,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let callee = (kind == "pstn_in").then_some(user);
-        self.insert_call(id, kind, user, device, callee, Some(number), Some((carrier_id, carrier_name)), now).await
+    /// A PSTN call of `c.user`, whose leg `c.device` is the user's side.
+    pub async fn create_pstn_call(&self, id: &str, c: &PstnCall<'_>, now: DateTime<Utc>) -> Result<()> {
+        let callee = (c.kind == "pstn_in").then_some(c.user);
+        let txn = self.conn.begin().await?;
+        let mut row = call_row(id, c.kind, c.user, callee, now);
+        row.callee_number = Set(Some(c.number.to_string()));
+        row.carrier_id = Set(Some(c.carrier_id));
+        row.carrier_name = Set(Some(c.carrier_name.to_string()));
+        if let Some((prefix, t)) = &c.sell {
+            row.sell_prefix = Set(Some(prefix.to_string()));
+            row.sell_per_minute = Set(Some(t.per_minute.0));
+            row.sell_connection_fee = Set(Some(t.connection_fee.0));
+            row.sell_min_duration = Set(Some(t.min_duration.try_into().unwrap_or(i32::MAX)));
+            row.sell_first_increment = Set(Some(t.first_increment.try_into().unwrap_or(i32::MAX)));
+            row.sell_next_increment = Set(Some(t.next_increment.try_into().unwrap_or(i32::MAX)));
+        }
+        row.insert(&txn).await?;
+        leg(id, c.user, c.device, "caller", now).insert(&txn).await?;
+        txn.commit().await?;
+        Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn insert_call(
         &self,
         id: &str,
@@ -102,29 +172,10 @@ impl Db {
         caller: UserId,
         caller_device: &str,
         callee: Option<UserId>,
-        number: Option<&str>,
-        carrier: Option<(i64, &str)>,
         now: DateTime<Utc>,
     ) -> Result<()> {
         let txn = self.conn.begin().await?;
-        calls::ActiveModel {
-            id: Set(id.to_string()),
-            kind: Set(kind.into()),
-            caller_id: Set(caller.0),
-            callee_id: Set(callee.map(|c| c.0)),
-            callee_number: Set(number.map(str::to_string)),
-            created_at: Set(now),
-            ringing_at: Set(None),
-            answered_at: Set(None),
-            ended_at: Set(None),
-            end_cause: Set(None),
-            ended_by: Set(None),
-            carrier_id: Set(carrier.map(|c| c.0)),
-            carrier_name: Set(carrier.map(|c| c.1.to_string())),
-            sip_code: Set(None),
-        }
-        .insert(&txn)
-        .await?;
+        call_row(id, kind, caller, callee, now).insert(&txn).await?;
         leg(id, caller, caller_device, "caller", now).insert(&txn).await?;
         txn.commit().await?;
         Ok(())
@@ -200,10 +251,18 @@ impl Db {
         Ok(())
     }
 
-    /// The call is over: it and every leg still open get the cause. Idempotent.
-    pub async fn call_ended(&self, id: &str, cause: &str, by: Option<UserId>, now: DateTime<Utc>) -> Result<()> {
-        let txn = self.conn.begin().await?;
-        calls::Entity::update_many()
+    /// The call is over: it and every leg still open get the cause, and an answered call with a
+    /// sell price is charged to its user, in the same transaction (the posting's source is the
+    /// call). Idempotent: only the first end counts. Returns who was charged what.
+    pub async fn call_ended(
+        &self,
+        id: &str,
+        cause: &str,
+        by: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(UserId, Money)>> {
+        let txn = self.begin_write().await?;
+        let ended = calls::Entity::update_many()
             .col_expr(calls::Column::EndedAt, Expr::value(now))
             .col_expr(calls::Column::EndCause, Expr::value(cause))
             .col_expr(calls::Column::EndedBy, Expr::value(by.map(|u| u.0)))
@@ -218,8 +277,35 @@ impl Db {
             .filter(legs::Column::EndedAt.is_null())
             .exec(&txn)
             .await?;
+        let mut charged = None;
+        if ended.rows_affected == 1
+            && let Some(row) = calls::Entity::find_by_id(id).one(&txn).await?
+            && let Some(tariff) = sell_tariff(&row)
+        {
+            let talk = row.answered_at.map(|a| (now - a).to_std().unwrap_or_default());
+            let charge = crate::rating::rate(&tariff, talk);
+            calls::Entity::update_many()
+                .col_expr(
+                    calls::Column::BillableSecs,
+                    Expr::value(i64::try_from(charge.billable_secs).unwrap_or(i64::MAX)),
+                )
+                .col_expr(calls::Column::Charge, Expr::value(charge.amount.0))
+                .filter(calls::Column::Id.eq(id))
+                .exec(&txn)
+                .await?;
+            let user = UserId(row.caller_id);
+            if charge.amount > Money::ZERO
+                && let Ok(posting) = Posting::call_charge(id, user, charge.amount)
+            {
+                if post_in(&txn, &posting, None, now).await? == Posted::AlreadyPosted {
+                    txn.rollback().await?;
+                    return Ok(None);
+                }
+                charged = Some((user, charge.amount));
+            }
+        }
         txn.commit().await?;
-        Ok(())
+        Ok(charged)
     }
 
     /// Calls that ended before a restart (the process died mid-call) get `cause`.

@@ -49,6 +49,24 @@ pub struct Audit<'a> {
     pub after: Option<String>,
 }
 
+/// Sets one column of a user's row and writes the audit entry describing it, both in `txn`.
+pub(super) async fn set_user_column_audited(
+    txn: &DatabaseTransaction,
+    user: UserId,
+    column: users::Column,
+    value: impl Into<sea_orm::Value>,
+    audit: Audit<'_>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    users::Entity::update_many()
+        .col_expr(column, Expr::value(value))
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
+        .filter(users::Column::Id.eq(user.0))
+        .exec(txn)
+        .await?;
+    write_audit(txn, audit, now).await
+}
+
 pub(super) async fn write_audit(txn: &DatabaseTransaction, a: Audit<'_>, now: DateTime<Utc>) -> Result<()> {
     audit_log::ActiveModel {
         id: NotSet,
@@ -137,12 +155,6 @@ impl Db {
         let txn = self.conn.begin().await?;
         let Some(before) = users::Entity::find_by_id(user.0).one(&txn).await? else { return Ok(None) };
         if before.credit_limit != limit.0 {
-            users::Entity::update_many()
-                .col_expr(users::Column::CreditLimit, Expr::value(limit.0))
-                .col_expr(users::Column::UpdatedAt, Expr::value(now))
-                .filter(users::Column::Id.eq(user.0))
-                .exec(&txn)
-                .await?;
             let audit = Audit {
                 actor,
                 action: "user.credit_limit",
@@ -150,7 +162,7 @@ impl Db {
                 before: Some(format!(r#"{{"credit_limit":"{}"}}"#, Money(before.credit_limit))),
                 after: Some(format!(r#"{{"credit_limit":"{limit}"}}"#)),
             };
-            write_audit(&txn, audit, now).await?;
+            set_user_column_audited(&txn, user, users::Column::CreditLimit, limit.0, audit, now).await?;
         }
         txn.commit().await?;
         Ok(Some(()))

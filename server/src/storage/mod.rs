@@ -6,16 +6,22 @@ mod carriers;
 mod dids;
 mod entities;
 mod ledger;
+mod rates;
 mod sessions;
 mod topups;
 mod users;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 pub use calls::CallSummary;
+pub use calls::PstnCall;
 pub use carriers::{CarrierUpdateError, NameTaken};
 pub use dids::{DidEntry, DidRefused};
 pub use ledger::{Audit, Posted, StatementLine};
+pub use rates::{NewRetailRate, RatePlan, RateRefused, RetailRate};
 pub use sessions::Rotation;
 pub use topups::TopupRow;
 pub use users::NewUser;
@@ -55,6 +61,21 @@ impl Db {
 
     pub async fn ping(&self) -> Result<()> {
         Ok(self.conn.ping().await?)
+    }
+
+    /// A transaction that reads, then writes what it read. On SQLite it starts `IMMEDIATE`, so
+    /// that it waits for other writers instead of failing when it turns from reader to writer
+    /// (PostgreSQL callers lock the rows they read with `FOR UPDATE`).
+    async fn begin_write(&self) -> Result<DatabaseTransaction> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(self.conn.begin_with_options(options).await?)
+    }
+
+    fn is_postgres(&self) -> bool {
+        self.conn.get_database_backend() == DbBackend::Postgres
     }
 
     /// For tests and tools that set up databases: runs one statement as it is.

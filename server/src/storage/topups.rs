@@ -7,14 +7,14 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    QuerySelect, TransactionTrait,
     sea_query::Expr,
 };
 
 use super::{
     Db, Result,
     entities::{topups, users},
-    ledger::{Audit, Posted, post_in, write_audit},
+    ledger::{Audit, Posted, post_in, set_user_column_audited},
     users::to_user,
 };
 use crate::{
@@ -65,16 +65,6 @@ async fn topup_in(txn: &DatabaseTransaction, id: i64) -> Result<Option<topups::M
 }
 
 impl Db {
-    /// A transaction that reads, then writes what it read. On SQLite it starts `IMMEDIATE`, so
-    /// that it waits for other writers instead of failing when it turns from reader to writer.
-    async fn begin_write(&self) -> Result<DatabaseTransaction> {
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        };
-        Ok(self.conn.begin_with_options(options).await?)
-    }
-
     pub async fn create_topup(
         &self,
         user: UserId,
@@ -285,12 +275,6 @@ impl Db {
         let txn = self.conn.begin().await?;
         let Some(before) = users::Entity::find_by_id(user.0).one(&txn).await? else { return Ok(None) };
         if before.under_review {
-            users::Entity::update_many()
-                .col_expr(users::Column::UnderReview, Expr::value(false))
-                .col_expr(users::Column::UpdatedAt, Expr::value(now))
-                .filter(users::Column::Id.eq(user.0))
-                .exec(&txn)
-                .await?;
             let audit = Audit {
                 actor,
                 action: "user.review_cleared",
@@ -298,7 +282,7 @@ impl Db {
                 before: Some(r#"{"under_review":true}"#.into()),
                 after: Some(r#"{"under_review":false}"#.into()),
             };
-            write_audit(&txn, audit, now).await?;
+            set_user_column_audited(&txn, user, users::Column::UnderReview, false, audit, now).await?;
         }
         let after = users::Entity::find_by_id(user.0).one(&txn).await?.map(to_user);
         txn.commit().await?;

@@ -49,6 +49,7 @@ impl Db {
             country: Set(None),
             stripe_customer_id: Set(None),
             under_review: Set(false),
+            rate_plan_id: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         };

@@ -218,7 +218,7 @@ impl Ws {
         }
     }
 
-    /// Skips messages until one of type `kind` (presence updates and `ringing` are skipped
+    /// Skips messages until one of type `kind` (presence updates, balance pushes and `ringing` are skipped
     /// silently; anything else skipped is a test failure).
     pub async fn expect(&mut self, kind: &'static str) -> Value {
         loop {
@@ -226,7 +226,10 @@ impl Ws {
             if msg["type"] == kind {
                 return msg;
             }
-            assert!(msg["type"] == "presence" || msg["type"] == "ringing", "waiting for {kind}, got {msg}");
+            assert!(
+                msg["type"] == "presence" || msg["type"] == "ringing" || msg["type"] == "balance",
+                "waiting for {kind}, got {msg}"
+            );
         }
     }
 

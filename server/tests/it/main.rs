@@ -9,6 +9,7 @@ mod helpers;
 mod http;
 mod money;
 mod pstn;
+mod rates;
 mod signaling;
 mod tokens;
 mod topups;

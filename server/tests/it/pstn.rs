@@ -131,10 +131,20 @@ async fn numbers_are_checked_before_anything_is_dialled() {
     let app = spawn_app().await;
     let ada = app.new_user("ada@example.com").await;
     let mut ws = app.ws(&ada.access).await;
-    // Nothing to route through yet.
-    ws.send(json!({"type": "dial_number", "request_id": "r1", "number": "+1 202 555 0143", "sdp": OFFER})).await;
+    let dial = |n: &'static str| json!({"type": "dial_number", "request_id": "r1", "number": n, "sdp": OFFER});
+    // No retail rate for the destination: not allowed, whatever the balance.
+    ws.send(dial("+1 202 555 0143")).await;
     let e = ws.expect("error").await;
-    assert_eq!((e["code"].as_str(), e["request_id"].as_str()), (Some("no_route"), Some("r1")), "{e}");
+    assert_eq!((e["code"].as_str(), e["request_id"].as_str()), (Some("not_allowed"), Some("r1")), "{e}");
+    let admin = app.admin().await;
+    crate::rates::price(&app, &admin, "1", "0.02").await;
+    // Priced, but Ada has no money.
+    ws.send(dial("+1 202 555 0143")).await;
+    assert_eq!(ws.expect("error").await["code"], "insufficient_funds");
+    crate::rates::credit(&app, &admin, id(&ada.user), "1").await;
+    // Nothing to route through yet.
+    ws.send(dial("+1 202 555 0143")).await;
+    assert_eq!(ws.expect("error").await["code"], "no_route");
     carrier_and_did(&app, "127.0.0.1/32", id(&ada.user)).await;
     for bad in ["call me", "020 7946 0123" /* national, and Ada has no country */, "+44 20 7946 012"] {
         ws.send(json!({"type": "dial_number", "request_id": "r2", "number": bad, "sdp": OFFER})).await;

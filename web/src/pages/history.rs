@@ -28,7 +28,7 @@ pub fn History() -> impl IntoView {
             {move || error.get().map(|e| view! { <div class="banner error">{e}</div> })}
             <div class="table-wrap">
                 <table class="users calls">
-                    <thead><tr><th></th><th>"Who"</th><th>"When (UTC)"</th><th>"Duration"</th><th>"Result"</th></tr></thead>
+                    <thead><tr><th></th><th>"Who"</th><th>"When (UTC)"</th><th>"Duration"</th><th>"Cost"</th><th>"Result"</th></tr></thead>
                     <tbody>
                         <For each=move || data.get().map(|d| d.items).unwrap_or_default() key=|c| c.id.clone() let(c)>
                             <tr class="call-row" data-cause=c.cause.clone().unwrap_or_default() data-direction=c.direction.clone()>
@@ -39,6 +39,7 @@ pub fn History() -> impl IntoView {
                                 </td>
                                 <td>{when(&c.started_at)}</td>
                                 <td class="duration">{duration(c.duration_secs)}</td>
+                                <td class="cost" data-charge=c.charge_micros.unwrap_or_default()>{c.charge_micros.map(rest::money)}</td>
                                 <td class="cause">
                                     {c.cause_text.clone().unwrap_or_else(|| "In progress".into())}
                                     {c.sip_code.map(|code| view! { <span class="muted sip-code" data-sip-code=code>" (SIP " {code} ")"</span> })}

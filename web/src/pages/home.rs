@@ -168,7 +168,24 @@ fn Keypad() -> impl IntoView {
 #[component]
 fn DialPad() -> impl IntoView {
     let phone = expect_context::<Phone>();
+    let auth = expect_context::<Auth>();
     let number = RwSignal::new(String::new());
+    // The price of the number being typed, and how long the balance lasts at it.
+    let quote = RwSignal::new(None::<Result<protocol::api::Quote, String>>);
+    Effect::new(move |_| {
+        let n = number.get().trim().to_string();
+        let _ = phone.funds.get(); // a new balance, a new estimate
+        if n.chars().filter(char::is_ascii_digit).count() < 6 {
+            quote.set(None);
+            return;
+        }
+        spawn_local(async move {
+            let q = auth.call(|t| rest::quote(t, n.clone())).await;
+            if number.get_untracked().trim() == n {
+                quote.set(Some(q.map_err(|e| e.field("number").map_or(e.message.clone(), |r| format!("Number {r}")))));
+            }
+        });
+    });
     let dial = move || {
         let n = number.get_untracked().trim().to_string();
         if n.is_empty() {
@@ -185,6 +202,19 @@ fn DialPad() -> impl IntoView {
                 <button class="primary" id="dial-number-call" type="submit"
                     disabled=move || phone.screen.with(|s| *s != Screen::Idle) || !phone.connected.get()>"Call"</button>
             </form>
+            {move || quote.get().map(|q| match q {
+                Ok(q) => view! {
+                    <p class="muted" id="dial-quote" data-per-minute=q.rate.per_minute_micros>
+                        {format!("{}/min", rest::money(q.rate.per_minute_micros))}
+                        {match q.affordable_secs {
+                            None => " · your balance does not cover a call; top up first".to_string(),
+                            Some(s) if s == u64::MAX => " · free".to_string(),
+                            Some(s) => format!(" · about {} minutes available", s / 60),
+                        }}
+                    </p>
+                }.into_any(),
+                Err(why) => view! { <p class="muted" id="dial-quote" data-per-minute="">{why}</p> }.into_any(),
+            })}
         </section>
     }
 }

@@ -18,6 +18,14 @@ pub struct Model {
     pub carrier_id: Option<i64>,
     pub carrier_name: Option<String>,
     pub sip_code: Option<i32>,
+    pub sell_prefix: Option<String>,
+    pub sell_per_minute: Option<i64>,
+    pub sell_connection_fee: Option<i64>,
+    pub sell_min_duration: Option<i32>,
+    pub sell_first_increment: Option<i32>,
+    pub sell_next_increment: Option<i32>,
+    pub billable_secs: Option<i64>,
+    pub charge: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

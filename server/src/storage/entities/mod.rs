@@ -7,6 +7,8 @@ pub mod carrier_gateways;
 pub mod carriers;
 pub mod dids;
 pub mod ledger;
+pub mod rate_plans;
 pub mod refresh_tokens;
+pub mod retail_rates;
 pub mod topups;
 pub mod users;

@@ -15,6 +15,7 @@ pub struct Model {
     pub country: Option<String>,
     pub stripe_customer_id: Option<String>,
     pub under_review: bool,
+    pub rate_plan_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

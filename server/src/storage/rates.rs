@@ -1,0 +1,271 @@
+//! Retail rate plans: what users pay per destination prefix, with effective dates.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+};
+
+use super::{
+    Db, Result,
+    carriers::NameTaken,
+    entities::{rate_plans, retail_rates, users},
+    ledger::{Audit, set_user_column_audited, write_audit},
+};
+use crate::{
+    domain::UserId,
+    rating::{Money, Tariff, periods_overlap},
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatePlan {
+    pub id: i64,
+    pub name: String,
+    pub is_default: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetailRate {
+    pub id: i64,
+    pub plan_id: i64,
+    pub prefix: String,
+    pub description: String,
+    pub tariff: Tariff,
+    pub effective_from: DateTime<Utc>,
+    pub effective_until: Option<DateTime<Utc>>,
+}
+
+/// A rate to add, already validated.
+pub struct NewRetailRate<'a> {
+    pub prefix: &'a str,
+    pub description: &'a str,
+    pub tariff: Tariff,
+    pub effective_from: DateTime<Utc>,
+    pub effective_until: Option<DateTime<Utc>>,
+}
+
+/// Why a rate was not added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RateRefused {
+    NoSuchPlan,
+    /// The same prefix has a rate (this id) in an overlapping period.
+    Overlaps(i64),
+}
+
+fn plan(m: rate_plans::Model) -> RatePlan {
+    RatePlan { id: m.id, name: m.name, is_default: m.is_default }
+}
+
+fn rate(m: retail_rates::Model) -> RetailRate {
+    let tariff = Tariff {
+        per_minute: Money(m.per_minute),
+        connection_fee: Money(m.connection_fee),
+        min_duration: m.min_duration.try_into().unwrap_or(0),
+        first_increment: m.first_increment.try_into().unwrap_or(1).max(1),
+        next_increment: m.next_increment.try_into().unwrap_or(1).max(1),
+    };
+    RetailRate {
+        id: m.id,
+        plan_id: m.plan_id,
+        prefix: m.prefix,
+        description: m.description,
+        tariff,
+        effective_from: m.effective_from,
+        effective_until: m.effective_until,
+    }
+}
+
+impl Db {
+    /// The plan of users who have none, created (empty: nothing is allowed) if missing.
+    pub async fn ensure_default_plan(&self, now: DateTime<Utc>) -> Result<RatePlan> {
+        if let Some(p) =
+            rate_plans::Entity::find().filter(rate_plans::Column::IsDefault.eq(true)).one(&self.conn).await?
+        {
+            return Ok(plan(p));
+        }
+        let row = rate_plans::ActiveModel {
+            id: NotSet,
+            name: Set("Default".into()),
+            is_default: Set(true),
+            created_at: Set(now),
+        }
+        .insert(&self.conn)
+        .await?;
+        Ok(plan(row))
+    }
+
+    pub async fn rate_plans(&self) -> Result<Vec<RatePlan>> {
+        let rows = rate_plans::Entity::find().order_by_asc(rate_plans::Column::Id).all(&self.conn).await?;
+        Ok(rows.into_iter().map(plan).collect())
+    }
+
+    pub async fn create_rate_plan(
+        &self,
+        actor: UserId,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<RatePlan, NameTaken>> {
+        let txn = self.conn.begin().await?;
+        let inserted = rate_plans::ActiveModel {
+            id: NotSet,
+            name: Set(name.into()),
+            is_default: Set(false),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await;
+        let row = match inserted {
+            Ok(row) => row,
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => return Ok(Err(NameTaken)),
+            Err(e) => return Err(e.into()),
+        };
+        let audit = Audit {
+            actor,
+            action: "rate_plan.create",
+            target: format!("rate_plan:{}", row.id),
+            before: None,
+            after: Some(format!(r#"{{"name":{name:?}}}"#)),
+        };
+        write_audit(&txn, audit, now).await?;
+        txn.commit().await?;
+        Ok(Ok(plan(row)))
+    }
+
+    /// Adds a rate unless the plan is unknown or the prefix already has a rate in an
+    /// overlapping period. Audited.
+    pub async fn add_retail_rate(
+        &self,
+        actor: UserId,
+        plan_id: i64,
+        new: &NewRetailRate<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Result<RetailRate, RateRefused>> {
+        let txn = self.begin_write().await?;
+        let mut find_plan = rate_plans::Entity::find_by_id(plan_id);
+        if self.is_postgres() {
+            // Adds to one plan queue here, so that two overlapping rates cannot both pass the check.
+            find_plan = find_plan.lock_exclusive();
+        }
+        if find_plan.one(&txn).await?.is_none() {
+            return Ok(Err(RateRefused::NoSuchPlan));
+        }
+        let same_prefix = retail_rates::Entity::find()
+            .filter(retail_rates::Column::PlanId.eq(plan_id))
+            .filter(retail_rates::Column::Prefix.eq(new.prefix))
+            .all(&txn)
+            .await?;
+        if let Some(clash) = same_prefix
+            .iter()
+            .find(|r| periods_overlap((r.effective_from, r.effective_until), (new.effective_from, new.effective_until)))
+        {
+            return Ok(Err(RateRefused::Overlaps(clash.id)));
+        }
+        let t = &new.tariff;
+        let row = retail_rates::ActiveModel {
+            id: NotSet,
+            plan_id: Set(plan_id),
+            prefix: Set(new.prefix.into()),
+            description: Set(new.description.into()),
+            per_minute: Set(t.per_minute.0),
+            connection_fee: Set(t.connection_fee.0),
+            min_duration: Set(t.min_duration.try_into().unwrap_or(i32::MAX)),
+            first_increment: Set(t.first_increment.try_into().unwrap_or(i32::MAX)),
+            next_increment: Set(t.next_increment.try_into().unwrap_or(i32::MAX)),
+            effective_from: Set(new.effective_from),
+            effective_until: Set(new.effective_until),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        let audit = Audit {
+            actor,
+            action: "retail_rate.create",
+            target: format!("rate_plan:{plan_id}"),
+            before: None,
+            after: Some(format!(
+                r#"{{"prefix":{:?},"per_minute":"{}","connection_fee":"{}","increments":"{}/{}"}}"#,
+                new.prefix, t.per_minute, t.connection_fee, t.first_increment, t.next_increment
+            )),
+        };
+        write_audit(&txn, audit, now).await?;
+        txn.commit().await?;
+        Ok(Ok(rate(row)))
+    }
+
+    /// A plan's rates by prefix. `page` is 1-based.
+    pub async fn retail_rates(&self, plan_id: i64, page: u32, per_page: u32) -> Result<(Vec<RetailRate>, u64)> {
+        let pages = retail_rates::Entity::find()
+            .filter(retail_rates::Column::PlanId.eq(plan_id))
+            .order_by_asc(retail_rates::Column::Prefix)
+            .order_by_asc(retail_rates::Column::EffectiveFrom)
+            .paginate(&self.conn, u64::from(per_page));
+        let total = pages.num_items().await?;
+        let rows = pages.fetch_page(u64::from(page.saturating_sub(1))).await?;
+        Ok((rows.into_iter().map(rate).collect(), total))
+    }
+
+    /// What `user` pays to call `digits` (E.164 without `+`) at `at`: the longest prefix of
+    /// their plan (or the default plan) in effect then. `None`: the destination is not allowed.
+    pub async fn retail_rate_for(&self, user: UserId, digits: &str, at: DateTime<Utc>) -> Result<Option<RetailRate>> {
+        let Some(u) = users::Entity::find_by_id(user.0).one(&self.conn).await? else { return Ok(None) };
+        let plan_id = match u.rate_plan_id {
+            Some(p) => p,
+            None => {
+                match rate_plans::Entity::find().filter(rate_plans::Column::IsDefault.eq(true)).one(&self.conn).await? {
+                    Some(p) => p.id,
+                    None => return Ok(None),
+                }
+            }
+        };
+        let prefixes: Vec<String> = (1..=digits.len().min(15))
+            .filter(|&n| digits.is_char_boundary(n))
+            .map(|n| digits[..n].to_string())
+            .collect();
+        let candidates = retail_rates::Entity::find()
+            .filter(retail_rates::Column::PlanId.eq(plan_id))
+            .filter(retail_rates::Column::Prefix.is_in(prefixes))
+            .filter(retail_rates::Column::EffectiveFrom.lte(at))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(retail_rates::Column::EffectiveUntil.is_null())
+                    .add(retail_rates::Column::EffectiveUntil.gt(at)),
+            )
+            .all(&self.conn)
+            .await?;
+        Ok(candidates.into_iter().max_by_key(|r| r.prefix.len()).map(rate))
+    }
+
+    /// Puts a user on a plan (`None`: the default plan). `None` back: no such user. Audited.
+    pub async fn set_user_rate_plan(
+        &self,
+        actor: UserId,
+        user: UserId,
+        plan_id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<()>> {
+        let txn = self.conn.begin().await?;
+        let Some(before) = users::Entity::find_by_id(user.0).one(&txn).await? else { return Ok(None) };
+        let audit = Audit {
+            actor,
+            action: "user.rate_plan",
+            target: format!("user:{}", user.0),
+            before: Some(format!(r#"{{"rate_plan_id":{:?}}}"#, before.rate_plan_id)),
+            after: Some(format!(r#"{{"rate_plan_id":{plan_id:?}}}"#)),
+        };
+        set_user_column_audited(&txn, user, users::Column::RatePlanId, plan_id, audit, now).await?;
+        txn.commit().await?;
+        Ok(Some(()))
+    }
+
+    /// `true` when `id` names a rate plan.
+    pub async fn rate_plan_exists(&self, id: i64) -> Result<bool> {
+        Ok(rate_plans::Entity::find_by_id(id)
+            .select_only()
+            .column(rate_plans::Column::Id)
+            .into_tuple::<i64>()
+            .one(&self.conn)
+            .await?
+            .is_some())
+    }
+}

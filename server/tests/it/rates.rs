@@ -1,0 +1,191 @@
+//! Retail rate plans: validated input, longest-prefix quotes, and an answered call charged once,
+//! in the same transaction as its record.
+
+use chrono::{Duration, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use server::{
+    rating::{Money, Tariff},
+    storage::PstnCall,
+};
+
+use crate::helpers::*;
+
+/// The default plan's id (the first plan).
+async fn default_plan(app: &TestApp, admin: &Session) -> i64 {
+    let (status, plans) = status_json(app.get_auth("/api/admin/rate-plans", &admin.access).await).await;
+    assert_eq!(status, StatusCode::OK, "{plans}");
+    let default = plans.as_array().unwrap().iter().find(|p| p["is_default"] == true).expect("a default plan");
+    default["id"].as_i64().unwrap()
+}
+
+async fn add_rate(app: &TestApp, admin: &Session, plan: i64, body: Value) -> (StatusCode, Value) {
+    status_json(app.send_auth(Method::POST, &format!("/api/admin/rate-plans/{plan}/rates"), &admin.access, body).await)
+        .await
+}
+
+/// Prices `prefix` at `per_minute` (60/60) in the default plan.
+pub async fn price(app: &TestApp, admin: &Session, prefix: &str, per_minute: &str) {
+    let plan = default_plan(app, admin).await;
+    let (status, body) = add_rate(app, admin, plan, json!({"prefix": prefix, "per_minute": per_minute})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// Credits `user` with `amount`.
+pub async fn credit(app: &TestApp, admin: &Session, user: i64, amount: &str) {
+    let r = app
+        .send_auth(
+            Method::POST,
+            &format!("/api/admin/users/{user}/adjustments"),
+            &admin.access,
+            json!({"amount": amount, "reason": "test credit"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn bad_rates_are_refused_with_reasons_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let plan = default_plan(&app, &admin).await;
+    for (body, field, reason) in [
+        (json!({"prefix": "44", "per_minute": "-0.01"}), "per_minute", "cannot be negative"),
+        (json!({"prefix": "44", "per_minute": "0"}), "per_minute", "must be more than zero"),
+        (json!({"prefix": "44", "per_minute": "0.0000001"}), "per_minute", "has more than 6 decimal places"),
+        (json!({"prefix": "4a", "per_minute": "0.01"}), "prefix", "must be 1 to 15 digits"),
+        (json!({"prefix": "44", "per_minute": "0.01", "connection_fee": "-1"}), "connection_fee", "cannot be negative"),
+        (
+            json!({"prefix": "44", "per_minute": "0.01", "next_increment": 0}),
+            "next_increment",
+            "must be 1 to 3600 seconds",
+        ),
+        (
+            json!({"prefix": "44", "per_minute": "0.01", "effective_from": "2027-01-01T00:00:00Z", "effective_until": "2026-01-01T00:00:00Z"}),
+            "effective_until",
+            "must be after effective_from",
+        ),
+        (
+            json!({"prefix": "44", "per_minute": "0.01", "effective_from": "tomorrow"}),
+            "effective_from",
+            "is not an RFC 3339 time like 2026-12-01T00:00:00Z",
+        ),
+    ] {
+        let (status, e) = add_rate(&app, &admin, plan, body.clone()).await;
+        let fields = assert_error(status, &e, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+        assert_eq!(fields.get(field).map(String::as_str), Some(reason), "{body}: {e}");
+    }
+    let (status, e) = add_rate(&app, &admin, 999, json!({"prefix": "44", "per_minute": "0.01"})).await;
+    assert_error(status, &e, StatusCode::NOT_FOUND, "not_found");
+
+    // Effective periods of one prefix may not overlap; back to back is fine.
+    let jan = json!({"prefix": "44", "per_minute": "0.02", "effective_from": "2026-01-01T00:00:00Z", "effective_until": "2026-02-01T00:00:00Z"});
+    assert_eq!(add_rate(&app, &admin, plan, jan).await.0, StatusCode::CREATED);
+    let overlap = json!({"prefix": "+44", "per_minute": "0.03", "effective_from": "2026-01-15T00:00:00Z"});
+    let (status, e) = add_rate(&app, &admin, plan, overlap).await;
+    assert_error(status, &e, StatusCode::CONFLICT, "conflict");
+    let feb = json!({"prefix": "44", "per_minute": "0.03", "effective_from": "2026-02-01T00:00:00Z"});
+    assert_eq!(add_rate(&app, &admin, plan, feb).await.0, StatusCode::CREATED);
+    let (_, page) =
+        status_json(app.get_auth(&format!("/api/admin/rate-plans/{plan}/rates"), &admin.access).await).await;
+    assert_eq!(page["total"], 2, "the refused rates wrote nothing: {page}");
+
+    // Users cannot touch plans; plans and users must exist.
+    let u = app.new_user("u@example.com").await;
+    let r = app.send_auth(Method::POST, "/api/admin/rate-plans", &u.access, json!({"name": "x"})).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let uid = u.user["id"].as_i64().unwrap();
+    let (status, e) = status_json(
+        app.send_auth(
+            Method::PUT,
+            &format!("/api/admin/users/{uid}/rate-plan"),
+            &admin.access,
+            json!({"rate_plan_id": 999}),
+        )
+        .await,
+    )
+    .await;
+    assert_error(status, &e, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    let r = app
+        .send_auth(Method::PUT, "/api/admin/users/999/rate-plan", &admin.access, json!({"rate_plan_id": null}))
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn quotes_use_the_longest_prefix_of_the_users_plan() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    price(&app, &admin, "1", "0.02").await;
+    price(&app, &admin, "1202", "0.05").await;
+    let u = app.new_user("u@example.com").await;
+    let uid = u.user["id"].as_i64().unwrap();
+    credit(&app, &admin, uid, "1").await;
+    let (status, q) = status_json(app.get_auth("/api/rates/quote?number=%2B12025550143", &u.access).await).await;
+    assert_eq!(status, StatusCode::OK, "{q}");
+    assert_eq!((q["rate"]["prefix"].as_str(), q["rate"]["per_minute_micros"].as_i64()), (Some("1202"), Some(50_000)));
+    assert_eq!(q["affordable_secs"], 1200, "1.00 at 0.05/min, 60/60: 20 minutes");
+    let (_, q) = status_json(app.get_auth("/api/rates/quote?number=%2B13125550143", &u.access).await).await;
+    assert_eq!(q["rate"]["prefix"], "1");
+    let r = app.get_auth("/api/rates/quote?number=%2B442079460123", &u.access).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "no rate: not allowed");
+
+    // Another plan for this user only.
+    let (status, gold) =
+        status_json(app.send_auth(Method::POST, "/api/admin/rate-plans", &admin.access, json!({"name": "Gold"})).await)
+            .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let gold = gold["id"].as_i64().unwrap();
+    let (status, _) = add_rate(&app, &admin, gold, json!({"prefix": "1", "per_minute": "0.01"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let r = app
+        .send_auth(
+            Method::PUT,
+            &format!("/api/admin/users/{uid}/rate-plan"),
+            &admin.access,
+            json!({"rate_plan_id": gold}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, q) = status_json(app.get_auth("/api/rates/quote?number=%2B12025550143", &u.access).await).await;
+    assert_eq!((q["rate"]["prefix"].as_str(), q["rate"]["per_minute_micros"].as_i64()), (Some("1"), Some(10_000)));
+}
+
+#[tokio::test]
+async fn an_answered_call_is_charged_once_when_it_ends() {
+    let app = spawn_app().await;
+    let u = app.new_user("u@example.com").await;
+    let uid = server::domain::UserId(u.user["id"].as_i64().unwrap());
+    let start = Utc::now();
+    let tariff = Tariff::new(Money(20_000), Money(5_000), 0, 60, 60).unwrap();
+    let call = || PstnCall {
+        kind: "pstn_out",
+        user: uid,
+        device: "d1",
+        number: "+12025550143",
+        carrier_id: 1,
+        carrier_name: "c",
+        sell: Some(("1".into(), tariff)),
+    };
+    app.db.create_pstn_call("answered", &call(), start).await.unwrap();
+    app.db.call_answered("answered", "pstn:answered", start).await.unwrap();
+    // 61 s of talk at 60/60: two minutes at 0.02 plus the 0.005 fee.
+    let end = start + Duration::seconds(61);
+    let charged = app.db.call_ended("answered", "normal", None, end).await.unwrap();
+    assert_eq!(charged, Some((uid, Money(45_000))));
+    // Ending it again (a late hang-up, the restart sweep) charges nothing more.
+    assert_eq!(app.db.call_ended("answered", "server_restart", None, end + Duration::seconds(9)).await.unwrap(), None);
+    // An unanswered call costs nothing.
+    app.db.create_pstn_call("unanswered", &call(), start).await.unwrap();
+    assert_eq!(app.db.call_ended("unanswered", "no_answer", None, end).await.unwrap(), None);
+
+    let (_, page) = status_json(app.get_auth("/api/me/ledger", &u.access).await).await;
+    assert_eq!(page["total"], 1);
+    assert_eq!(
+        (page["items"][0]["kind"].as_str(), page["items"][0]["amount_micros"].as_i64()),
+        (Some("call"), Some(-45_000))
+    );
+    let (_, history) = status_json(app.get_auth("/api/calls", &u.access).await).await;
+    let charges: Vec<_> = history["items"].as_array().unwrap().iter().map(|c| c["charge_micros"].clone()).collect();
+    assert!(charges.contains(&json!(45_000)) && charges.contains(&json!(0)), "{history}");
+}
