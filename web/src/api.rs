@@ -194,6 +194,11 @@ pub async fn create_topup(token: String, req: api::NewTopup) -> Result<api::Topu
 }
 
 /// The user's top-ups (the receipts), newest first.
+pub async fn my_ledger(token: String, page: u32) -> Result<api::Page<api::LedgerLine>, ApiError> {
+    let page = page.to_string();
+    get(Request::get("/api/me/ledger").query([("page", page.as_str()), ("per_page", "20")]), &token).await
+}
+
 pub async fn list_topups(token: String, page: u32) -> Result<api::Page<api::Topup>, ApiError> {
     let page = page.to_string();
     get(Request::get("/api/topups").query([("page", page.as_str()), ("per_page", "20")]), &token).await

@@ -61,6 +61,7 @@ fn App() -> impl IntoView {
                         <Route path=path!("/topup") view=|| view! { <Signed><pages::topup::Topup/></Signed> }/>
                         <Route path=path!("/topup/done") view=|| view! { <Signed><pages::topup::TopupDone/></Signed> }/>
                         <Route path=path!("/receipts") view=|| view! { <Signed><pages::receipts::Receipts/></Signed> }/>
+                        <Route path=path!("/balance") view=|| view! { <Signed><pages::balance::Balance/></Signed> }/>
                         <Route path=path!("/admin") view=|| view! { <Signed><pages::admin::Admin/></Signed> }/>
                         <Route path=path!("/admin/carriers") view=|| view! { <Signed><pages::carriers::Carriers/></Signed> }/>
                         <Route path=path!("/admin/dids") view=|| view! { <Signed><pages::dids::Dids/></Signed> }/>
@@ -109,6 +110,7 @@ fn Nav() -> impl IntoView {
                         <A href="/">"Phone"</A>
                         <A href="/history">"History"</A>
                         <A href="/topup" attr:id="nav-topup">"Top up"</A>
+                        <A href="/balance" attr:id="nav-balance">"Balance"</A>
                         <A href="/receipts" attr:id="nav-receipts">"Receipts"</A>
                         <A href="/profile">"Profile"</A>
                         <Show when=move || auth.is_admin()>

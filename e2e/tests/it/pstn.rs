@@ -117,6 +117,12 @@ async fn outbound_call_authenticates_carries_audio_and_dtmf_and_the_browser_hang
         b.gone("#call-state").await?;
         // Charged one minute at 0.01 when it ended; the balance on the page follows.
         b.wait_text("#balance", "9.99").await?;
+        // The balance page lists the charge under the credit; the history shows the cost.
+        b.click("#nav-balance").await?;
+        b.wait_text("#ledger tr[data-kind=call]", "-0.01").await?;
+        b.wait_text("#ledger tr[data-kind=adjustment]", "10.00").await?;
+        b.goto(&stack.url("/history")).await?;
+        b.wait_text(".call-row .cost", "0.01").await?;
         Ok(())
     })
     .await

@@ -1,6 +1,7 @@
 //! One component per route, plus the form pieces they share.
 
 pub mod admin;
+pub mod balance;
 pub mod carriers;
 pub mod dids;
 pub mod history;
