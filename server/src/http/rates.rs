@@ -91,11 +91,16 @@ async fn rates(
     Ok(Json(api::Page { items: rows.iter().map(to_wire).collect(), total, page, per_page }))
 }
 
+/// A rate whose every field was checked.
+struct CheckedRate {
+    prefix: String,
+    tariff: Tariff,
+    from: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+}
+
 /// The rate in `req`, or every reason it is wrong, by field.
-fn checked_rate(
-    req: &api::RetailRateInput,
-    now: DateTime<Utc>,
-) -> Result<(String, Tariff, DateTime<Utc>, Option<DateTime<Utc>>), ApiError> {
+fn checked_rate(req: &api::RetailRateInput, now: DateTime<Utc>) -> Result<CheckedRate, ApiError> {
     let mut fields = BTreeMap::new();
     let prefix = req.prefix.trim().trim_start_matches('+').to_string();
     if prefix.is_empty() || prefix.len() > 15 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
@@ -156,7 +161,7 @@ fn checked_rate(
         (Some(p), Some(f), Some(from), true) => {
             let tariff = Tariff::new(p, f, min_duration, first, next)
                 .map_err(|e| ApiError::field("per_minute", e.to_string()))?;
-            Ok((prefix, tariff, from, until))
+            Ok(CheckedRate { prefix, tariff, from, until })
         }
         _ => Err(ApiError::Validation(fields)),
     }
@@ -169,9 +174,14 @@ async fn add_rate(
     Json(req): Json<api::RetailRateInput>,
 ) -> Result<(StatusCode, Json<api::RetailRate>), ApiError> {
     let now = Utc::now();
-    let (prefix, tariff, effective_from, effective_until) = checked_rate(&req, now)?;
-    let new =
-        NewRetailRate { prefix: &prefix, description: req.description.trim(), tariff, effective_from, effective_until };
+    let rate = checked_rate(&req, now)?;
+    let new = NewRetailRate {
+        prefix: &rate.prefix,
+        description: req.description.trim(),
+        tariff: rate.tariff,
+        effective_from: rate.from,
+        effective_until: rate.until,
+    };
     match state.db.add_retail_rate(admin.id, id, &new, now).await? {
         Ok(rate) => Ok((StatusCode::CREATED, Json(to_wire(&rate)))),
         Err(RateRefused::NoSuchPlan) => Err(ApiError::NotFound("no such rate plan")),

@@ -281,7 +281,8 @@ impl Hub {
     }
 
     /// Starts a call from `caller` to a phone number through the gateway (number and carrier
-    /// already chosen). The gateway gets `dial` with the caller's offer.
+    /// already chosen). The gateway gets `dial` with the caller's offer; `sell` is the retail
+    /// rate the call is charged at.
     pub fn dial_number(
         self: &Arc<Self>,
         caller: Party,
@@ -289,8 +290,7 @@ impl Hub {
         callee: Peer,
         request_id: String,
         offer: String,
-        dial: GwDial,
-        sell: Option<(String, Tariff)>,
+        (dial, sell): (GwDial, Option<(String, Tariff)>),
     ) {
         let id = CallId(dial.call_id.clone());
         let record = CallRecordInit::PstnOut {

@@ -379,6 +379,6 @@ async fn dial_number(
     };
     let caller = Party { user: UserId(me.id), device: device.clone() };
     let callee = Peer { id: 0, display_name: number.to_string(), number: Some(number.as_str().to_string()) };
-    hub.dial_number(caller, me.clone(), callee, request_id, sdp, dial, Some((sell.prefix, sell.tariff)));
+    hub.dial_number(caller, me.clone(), callee, request_id, sdp, (dial, Some((sell.prefix, sell.tariff))));
     None
 }
