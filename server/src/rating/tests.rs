@@ -130,8 +130,8 @@ fn what_the_balance_allows() {
     let t = |per_minute: i64, fee: i64, first: u32, next: u32| {
         Tariff::new(Money(per_minute), Money(fee), 0, first, next).unwrap()
     };
-    // 0.60/min per second with 0.10 to connect: 1.00 buys 0.10 + 40 s.
-    assert_eq!(affordable_secs(&t(600_000, 100_000, 1, 1), Money(1_000_000)), Some(40));
+    // 0.60/min per second with 0.10 to connect: 1.00 buys 0.10 + 90 s at 0.01/s.
+    assert_eq!(affordable_secs(&t(600_000, 100_000, 1, 1), Money(1_000_000)), Some(90));
     // 60/60 at 1.00/min: 2.50 buys two whole minutes.
     assert_eq!(affordable_secs(&t(1_000_000, 0, 60, 60), Money(2_500_000)), Some(120));
     assert_eq!(affordable_secs(&t(1_000_000, 0, 60, 60), Money(999_999)), None);
