@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod number;
 pub mod payments;
 pub mod rating;
+pub mod routing;
 pub mod signaling;
 pub mod startup;
 pub mod storage;
