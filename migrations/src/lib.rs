@@ -16,6 +16,7 @@ mod m20261123_000003_ledger;
 mod m20261123_000004_pstn;
 mod m20261123_000005_topups;
 mod m20261123_000006_retail;
+mod m20261123_000007_call_heartbeat;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_pstn::Migration),
             Box::new(m20261123_000005_topups::Migration),
             Box::new(m20261123_000006_retail::Migration),
+            Box::new(m20261123_000007_call_heartbeat::Migration),
         ]
     }
 }

@@ -17,6 +17,9 @@ use crate::{
     storage::{Db, NewUser},
 };
 
+/// How often live calls are stamped as seen (the most a crash can over- or under-count).
+const CALL_HEARTBEAT: Duration = Duration::from_secs(5);
+
 pub struct App {
     listener: TcpListener,
     router: axum::Router,
@@ -60,6 +63,18 @@ impl App {
         if orphans > 0 {
             tracing::warn!(orphans, "closed the records of calls that were live when the server stopped");
         }
+        // Live calls are stamped as seen every few seconds, so that after a crash they end (and
+        // are charged) when last seen alive.
+        let heartbeat_db = db.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CALL_HEARTBEAT);
+            loop {
+                tick.tick().await;
+                if let Err(e) = heartbeat_db.touch_live_calls(chrono::Utc::now()).await {
+                    tracing::warn!(error = %e, "stamping live calls failed");
+                }
+            }
+        });
         let c = &settings.calls;
         let call_config = CallConfig {
             ring_timeout: Duration::from_secs(c.ring_timeout_secs),

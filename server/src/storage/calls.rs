@@ -127,6 +127,7 @@ fn call_row(id: &str, kind: &str, caller: UserId, callee: Option<UserId>, now: D
         sell_next_increment: Set(None),
         billable_secs: Set(None),
         charge: Set(None),
+        last_seen_at: Set(None),
     }
 }
 
@@ -308,17 +309,26 @@ impl Db {
         Ok(charged)
     }
 
-    /// Calls that ended before a restart (the process died mid-call) get `cause`.
-    pub async fn end_orphaned_calls(&self, cause: &str, now: DateTime<Utc>) -> Result<u64> {
-        let open: Vec<String> = calls::Entity::find()
+    /// The process is alive and so are its open calls: stamps them with `now`. One statement,
+    /// whatever the number of calls (the server runs it every few seconds).
+    pub async fn touch_live_calls(&self, now: DateTime<Utc>) -> Result<()> {
+        calls::Entity::update_many()
+            .col_expr(calls::Column::LastSeenAt, Expr::value(now))
             .filter(calls::Column::EndedAt.is_null())
-            .select_only()
-            .column(calls::Column::Id)
-            .into_tuple()
-            .all(&self.conn)
+            .exec(&self.conn)
             .await?;
-        for id in &open {
-            self.call_ended(id, cause, None, now).await?;
+        Ok(())
+    }
+
+    /// Calls still open from before a restart (the process died mid-call) get `cause`. Each
+    /// ends, and is charged, at the last time it was seen alive (or when it was answered or
+    /// created, if never), never at `now`: the downtime is not billed.
+    pub async fn end_orphaned_calls(&self, cause: &str, now: DateTime<Utc>) -> Result<u64> {
+        let open = calls::Entity::find().filter(calls::Column::EndedAt.is_null()).all(&self.conn).await?;
+        for call in &open {
+            let seen = [Some(call.created_at), call.answered_at, call.last_seen_at].into_iter().flatten().max();
+            let at = seen.unwrap_or(now).min(now);
+            self.call_ended(&call.id, cause, None, at).await?;
         }
         Ok(open.len() as u64)
     }

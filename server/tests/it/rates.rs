@@ -189,3 +189,28 @@ async fn an_answered_call_is_charged_once_when_it_ends() {
     let charges: Vec<_> = history["items"].as_array().unwrap().iter().map(|c| c["charge_micros"].clone()).collect();
     assert!(charges.contains(&json!(45_000)) && charges.contains(&json!(0)), "{history}");
 }
+
+#[tokio::test]
+async fn a_call_cut_by_a_crash_is_charged_until_last_seen_not_for_the_downtime() {
+    let app = spawn_app().await;
+    let u = app.new_user("u@example.com").await;
+    let uid = server::domain::UserId(u.user["id"].as_i64().unwrap());
+    let start = Utc::now() - Duration::hours(2);
+    let tariff = Tariff::new(Money(60_000), Money::ZERO, 0, 1, 1).unwrap();
+    let c = PstnCall {
+        kind: "pstn_out",
+        user: uid,
+        device: "d1",
+        number: "+12025550143",
+        carrier_id: 1,
+        carrier_name: "c",
+        sell: Some(("1".into(), tariff)),
+    };
+    app.db.create_pstn_call("cut", &c, start).await.unwrap();
+    app.db.call_answered("cut", "pstn:cut", start).await.unwrap();
+    // The server was last alive 30 s into the call, then down for two hours.
+    app.db.touch_live_calls(start + Duration::seconds(30)).await.unwrap();
+    assert_eq!(app.db.end_orphaned_calls("server_restart", Utc::now()).await.unwrap(), 1);
+    let (_, page) = status_json(app.get_auth("/api/me/ledger", &u.access).await).await;
+    assert_eq!(page["items"][0]["amount_micros"], -30_000, "30 s at 0.06/min, per second: {page}");
+}

@@ -26,6 +26,7 @@ pub struct Model {
     pub sell_next_increment: Option<i32>,
     pub billable_secs: Option<i64>,
     pub charge: Option<i64>,
+    pub last_seen_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
