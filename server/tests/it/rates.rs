@@ -151,6 +151,19 @@ async fn quotes_use_the_longest_prefix_of_the_users_plan() {
     assert_eq!((q["rate"]["prefix"].as_str(), q["rate"]["per_minute_micros"].as_i64()), (Some("1"), Some(10_000)));
 }
 
+/// An outbound call of `user` to +1 202…, sold at `tariff`.
+fn sold_call(user: server::domain::UserId, tariff: Tariff) -> PstnCall<'static> {
+    PstnCall {
+        kind: "pstn_out",
+        user,
+        device: "d1",
+        number: "+12025550143",
+        carrier_id: 1,
+        carrier_name: "c",
+        sell: Some(("1".into(), tariff)),
+    }
+}
+
 #[tokio::test]
 async fn an_answered_call_is_charged_once_when_it_ends() {
     let app = spawn_app().await;
@@ -158,15 +171,7 @@ async fn an_answered_call_is_charged_once_when_it_ends() {
     let uid = server::domain::UserId(u.user["id"].as_i64().unwrap());
     let start = Utc::now();
     let tariff = Tariff::new(Money(20_000), Money(5_000), 0, 60, 60).unwrap();
-    let call = || PstnCall {
-        kind: "pstn_out",
-        user: uid,
-        device: "d1",
-        number: "+12025550143",
-        carrier_id: 1,
-        carrier_name: "c",
-        sell: Some(("1".into(), tariff)),
-    };
+    let call = || sold_call(uid, tariff);
     app.db.create_pstn_call("answered", &call(), start).await.unwrap();
     app.db.call_answered("answered", "pstn:answered", start).await.unwrap();
     // 61 s of talk at 60/60: two minutes at 0.02 plus the 0.005 fee.
@@ -197,15 +202,7 @@ async fn a_call_cut_by_a_crash_is_charged_until_last_seen_not_for_the_downtime()
     let uid = server::domain::UserId(u.user["id"].as_i64().unwrap());
     let start = Utc::now() - Duration::hours(2);
     let tariff = Tariff::new(Money(60_000), Money::ZERO, 0, 1, 1).unwrap();
-    let c = PstnCall {
-        kind: "pstn_out",
-        user: uid,
-        device: "d1",
-        number: "+12025550143",
-        carrier_id: 1,
-        carrier_name: "c",
-        sell: Some(("1".into(), tariff)),
-    };
+    let c = sold_call(uid, tariff);
     app.db.create_pstn_call("cut", &c, start).await.unwrap();
     app.db.call_answered("cut", "pstn:cut", start).await.unwrap();
     // The server was last alive 30 s into the call, then down for two hours.
