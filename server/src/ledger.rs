@@ -48,6 +48,20 @@ impl Account {
     }
 }
 
+/// A user's money: their balance and how far below zero they may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Funds {
+    pub balance: Money,
+    pub credit_limit: Money,
+}
+
+impl Funds {
+    /// What calls may spend: balance + credit limit.
+    pub fn available(self) -> Money {
+        Money(self.balance.0.saturating_add(self.credit_limit.0))
+    }
+}
+
 /// What a posting is for; unique across the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Source {

@@ -36,12 +36,11 @@ pub fn router() -> Router<AppState> {
 }
 
 pub(super) async fn balance_of(state: &AppState, user: UserId) -> Result<api::Balance, ApiError> {
-    let limit = state.db.credit_limit(user).await?.ok_or(ApiError::NotFound("no such user"))?;
-    let balance = state.db.balance(&Account::User(user)).await?;
+    let funds = state.db.funds(user).await?.ok_or(ApiError::NotFound("no such user"))?;
     Ok(api::Balance {
-        balance_micros: balance.0,
-        credit_limit_micros: limit.0,
-        available_micros: balance.0.saturating_add(limit.0),
+        balance_micros: funds.balance.0,
+        credit_limit_micros: funds.credit_limit.0,
+        available_micros: funds.available().0,
     })
 }
 

@@ -19,7 +19,6 @@ use super::{
 };
 use crate::{
     domain::UserId,
-    ledger::Account,
     number::E164,
     rating::{Money, Tariff, affordable_secs},
     storage::{NewRetailRate, RateRefused, RetailRate},
@@ -227,8 +226,7 @@ async fn quote(
         .retail_rate_for(me.id, number.as_str().trim_start_matches('+'), Utc::now())
         .await?
         .ok_or(ApiError::NotFound("calls to this number are not allowed on your rate plan"))?;
-    let balance = state.db.balance(&Account::User(me.id)).await?;
-    let available = balance + state.db.credit_limit(me.id).await?.unwrap_or_default();
+    let available = state.db.funds(me.id).await?.map(|f| f.available()).unwrap_or_default();
     Ok(Json(api::Quote {
         number: number.as_str().to_string(),
         affordable_secs: affordable_secs(&rate.tariff, available),

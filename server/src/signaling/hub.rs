@@ -217,16 +217,13 @@ impl Hub {
     /// Tells the user's open apps their balance (after a charge, a top-up, an adjustment).
     /// Best effort: a failure is logged; the change it reports has been made.
     pub async fn push_balance(&self, user: UserId) {
-        let account = crate::ledger::Account::User(user);
-        match (self.db.balance(&account).await, self.db.credit_limit(user).await) {
-            (Ok(balance), Ok(limit)) => {
-                let available = balance + limit.unwrap_or_default();
-                self.notify_user(
-                    user,
-                    &ServerMsg::Balance { balance_micros: balance.0, available_micros: available.0 },
-                );
-            }
-            (Err(e), _) | (_, Err(e)) => tracing::warn!(%user, error = %e, "could not push the new balance"),
+        match self.db.funds(user).await {
+            Ok(Some(f)) => self.notify_user(
+                user,
+                &ServerMsg::Balance { balance_micros: f.balance.0, available_micros: f.available().0 },
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(%user, error = %e, "could not push the new balance"),
         }
     }
 

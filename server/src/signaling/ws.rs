@@ -225,13 +225,6 @@ async fn handle(state: &AppState, hub: &Arc<Hub>, device: &DeviceId, me: &Peer, 
 }
 
 /// A dial refused before any call exists, answering request `request_id`.
-/// Balance plus credit limit.
-async fn available_funds(state: &AppState, user: UserId) -> anyhow::Result<crate::rating::Money> {
-    let balance = state.db.balance(&crate::ledger::Account::User(user)).await?;
-    let limit = state.db.credit_limit(user).await?.unwrap_or_default();
-    Ok(balance + limit)
-}
-
 fn refusal(request_id: &str, code: &str, message: &str) -> Option<ServerMsg> {
     Some(ServerMsg::Error {
         code: code.into(),
@@ -321,10 +314,10 @@ async fn dial_number(
                 return refuse("internal", "something went wrong on our side");
             }
         };
-    let available = match available_funds(state, user.id).await {
-        Ok(m) => m,
+    let available = match state.db.funds(user.id).await {
+        Ok(funds) => funds.map(|f| f.available()).unwrap_or_default(),
         Err(e) => {
-            internal(e);
+            internal(e.into());
             return refuse("internal", "something went wrong on our side");
         }
     };

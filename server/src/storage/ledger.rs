@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     domain::UserId,
-    ledger::{Account, Posting},
+    ledger::{Account, Funds, Posting},
     rating::Money,
 };
 
@@ -138,6 +138,12 @@ impl Db {
             })
             .collect();
         Ok((lines, total))
+    }
+
+    /// The user's balance and credit limit; `None` when there is no such user.
+    pub async fn funds(&self, user: UserId) -> Result<Option<Funds>> {
+        let Some(credit_limit) = self.credit_limit(user).await? else { return Ok(None) };
+        Ok(Some(Funds { balance: self.balance(&Account::User(user)).await?, credit_limit }))
     }
 
     pub async fn credit_limit(&self, user: UserId) -> Result<Option<Money>> {
