@@ -17,6 +17,7 @@ mod m20261123_000004_pstn;
 mod m20261123_000005_topups;
 mod m20261123_000006_retail;
 mod m20261123_000007_call_heartbeat;
+mod m20261123_000008_billing;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_topups::Migration),
             Box::new(m20261123_000006_retail::Migration),
             Box::new(m20261123_000007_call_heartbeat::Migration),
+            Box::new(m20261123_000008_billing::Migration),
         ]
     }
 }

@@ -173,6 +173,9 @@ pub struct LedgerLine {
     pub id: i64,
     /// `adjustment`, `payment`, `call`, …
     pub kind: String,
+    /// What the entry is for, within `kind`: the call id, the payment id, …
+    #[serde(default)]
+    pub source_id: String,
     pub description: String,
     /// Positive credits the account, negative debits it.
     pub amount_micros: i64,

@@ -176,6 +176,29 @@ pub enum ServerMsg {
         balance_micros: i64,
         available_micros: i64,
     },
+    /// A paid call's money, sent when the call starts being charged and whenever it changes:
+    /// `cost_micros` is what the call has committed so far (whole billing increments, the
+    /// connection fee included), and `seconds_left` how long it can go on before the caller's
+    /// funds run out (`None`: more than the server looks ahead, about an hour). Top-ups and
+    /// the caller's other calls move it.
+    CallCredit {
+        call_id: String,
+        per_minute_micros: i64,
+        cost_micros: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seconds_left: Option<u64>,
+    },
+    /// The call will be cut for lack of funds in `seconds_left` seconds (sent 60 s and 10 s
+    /// before); play a short tone and offer a top-up.
+    CreditWarning {
+        call_id: String,
+        seconds_left: u64,
+    },
+    /// A call's final charge, once it is posted to the ledger.
+    CallCharged {
+        call_id: String,
+        charge_micros: i64,
+    },
     /// The call (or this device's part in it) is over. `cause` is a stable code
     /// (`normal`, `declined`, `busy`, `no_answer`, `unavailable`, `cancelled`,
     /// `answered_elsewhere`, `connection_lost`, …); `message` says it in words.

@@ -124,6 +124,11 @@ pub struct CallSettings {
     pub ws_idle_timeout_secs: u64,
     /// Messages a socket may send per second (bursts of twice that are allowed).
     pub ws_messages_per_second: u32,
+    /// Run the billing worker that posts ended calls (off only in tests that stop it).
+    pub billing_worker: bool,
+    /// The sweeper ends open calls past their paid-until deadline, or not seen alive, by this
+    /// much.
+    pub sweep_grace_secs: u64,
 }
 
 /// STUN/TURN servers handed to browsers. With `turn_secret`, clients get short-lived TURN
@@ -261,7 +266,14 @@ impl Default for AuthSettings {
 
 impl Default for CallSettings {
     fn default() -> Self {
-        Self { ring_timeout_secs: 45, reconnect_grace_secs: 20, ws_idle_timeout_secs: 20, ws_messages_per_second: 20 }
+        Self {
+            ring_timeout_secs: 45,
+            reconnect_grace_secs: 20,
+            ws_idle_timeout_secs: 20,
+            ws_messages_per_second: 20,
+            billing_worker: true,
+            sweep_grace_secs: 15,
+        }
     }
 }
 

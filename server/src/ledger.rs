@@ -53,12 +53,14 @@ impl Account {
 pub struct Funds {
     pub balance: Money,
     pub credit_limit: Money,
+    /// Held for ended calls whose charge is not posted yet.
+    pub pending: Money,
 }
 
 impl Funds {
-    /// What calls may spend: balance + credit limit.
+    /// What calls may spend: balance + credit limit − what ended calls still hold.
     pub fn available(self) -> Money {
-        Money(self.balance.0.saturating_add(self.credit_limit.0))
+        Money(self.balance.0.saturating_add(self.credit_limit.0).saturating_sub(self.pending.0))
     }
 }
 

@@ -1,9 +1,11 @@
 //! The platform's server. See `ARCHITECTURE.md` for the map.
 
 pub mod auth;
+pub mod billing;
 pub mod call;
 pub mod carrier;
 pub mod config;
+pub mod credit;
 pub mod domain;
 pub mod http;
 pub mod ids;

@@ -63,18 +63,6 @@ impl App {
         if orphans > 0 {
             tracing::warn!(orphans, "closed the records of calls that were live when the server stopped");
         }
-        // Live calls are stamped as seen every few seconds, so that after a crash they end (and
-        // are charged) when last seen alive.
-        let heartbeat_db = db.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(CALL_HEARTBEAT);
-            loop {
-                tick.tick().await;
-                if let Err(e) = heartbeat_db.touch_live_calls(chrono::Utc::now()).await {
-                    tracing::warn!(error = %e, "stamping live calls failed");
-                }
-            }
-        });
         let c = &settings.calls;
         let call_config = CallConfig {
             ring_timeout: Duration::from_secs(c.ring_timeout_secs),
@@ -83,6 +71,10 @@ impl App {
         let gateway = if settings.gateway.enabled { Some(start_gateway(&settings.gateway).await?) } else { None };
         let (gateway, gateway_events) = gateway.unzip();
         let hub = Hub::new(db.clone(), call_config, gateway);
+        crate::billing::spawn_sweeper(hub.clone(), CALL_HEARTBEAT, Duration::from_secs(c.sweep_grace_secs));
+        if c.billing_worker {
+            crate::billing::spawn_worker(hub.clone());
+        }
         if let Some(mut events) = gateway_events {
             let hub = hub.clone();
             tokio::spawn(async move {

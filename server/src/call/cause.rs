@@ -43,10 +43,12 @@ pub enum EndCause {
     MediaTimeout,
     /// The browser's media path to the gateway failed (ICE/DTLS) or its SDP was unusable.
     MediaFailed,
+    /// The caller's money ran out: the call reached a billing increment it could not pay.
+    CreditExhausted,
 }
 
 impl EndCause {
-    pub const ALL: [EndCause; 16] = [
+    pub const ALL: [EndCause; 17] = [
         EndCause::Normal,
         EndCause::Cancelled,
         EndCause::Declined,
@@ -63,6 +65,7 @@ impl EndCause {
         EndCause::CarrierFailed,
         EndCause::MediaTimeout,
         EndCause::MediaFailed,
+        EndCause::CreditExhausted,
     ];
 
     /// The stable code stored in call records and sent to browsers.
@@ -84,6 +87,7 @@ impl EndCause {
             EndCause::CarrierFailed => "carrier_failed",
             EndCause::MediaTimeout => "media_timeout",
             EndCause::MediaFailed => "media_failed",
+            EndCause::CreditExhausted => "credit_exhausted",
         }
     }
 
@@ -110,6 +114,7 @@ impl EndCause {
             EndCause::CarrierFailed => "The call could not be connected.",
             EndCause::MediaTimeout => "The call was ended because no audio arrived.",
             EndCause::MediaFailed => "The audio connection failed.",
+            EndCause::CreditExhausted => "The call was ended because your balance ran out.",
         }
     }
 
@@ -128,7 +133,7 @@ impl EndCause {
             EndCause::SelfCall => Some(403),
             EndCause::UnknownUser | EndCause::NumberNotFound | EndCause::InvalidNumber => Some(404),
             EndCause::NoRoute | EndCause::CarrierFailed => Some(503),
-            EndCause::MediaTimeout | EndCause::MediaFailed => None,
+            EndCause::MediaTimeout | EndCause::MediaFailed | EndCause::CreditExhausted => None,
         }
     }
 }

@@ -145,6 +145,11 @@ pub enum Input {
         answer: Option<String>,
         ringing: bool,
     },
+    /// The platform ends the call (its money ran out; an administrator ended it, `by`).
+    Terminate {
+        cause: EndCause,
+        by: Option<UserId>,
+    },
     /// A leg ended on its own with this cause (a carrier's 486, a media timeout...). Ends the
     /// call when it is the only ringing leg, or the answered one.
     LegFailed {
@@ -434,6 +439,7 @@ impl Call {
                 }
             }
             Input::Progress { device, answer, ringing } => self.on_progress(now, device, answer, ringing),
+            Input::Terminate { cause, by } => self.end(now, cause, by, None),
             Input::LegFailed { device, cause } => {
                 let in_call = self.is_ringing_leg(&device)
                     || matches!(&self.state, State::Answered { winner, .. } if *winner == device);

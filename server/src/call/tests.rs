@@ -172,6 +172,9 @@ fn render_input(input: &Input) -> String {
             format!("progress {device} answer={} ringing={ringing}", answer.as_deref().unwrap_or("-"))
         }
         Input::LegFailed { device, cause } => format!("leg_failed {device} {cause}"),
+        Input::Terminate { cause, by } => {
+            format!("terminate {cause} by={}", by.map_or("-".to_owned(), |u| u.to_string()))
+        }
     }
 }
 
@@ -644,6 +647,7 @@ fn end_causes_have_stable_codes() {
         carrier_failed     503 The call could not be connected.
         media_timeout      -   The call was ended because no audio arrived.
         media_failed       -   The audio connection failed.
+        credit_exhausted   -   The call was ended because your balance ran out.
     "#]]
     .assert_eq(&table);
 }
@@ -742,5 +746,29 @@ fn an_unanswered_number_times_out_and_the_leg_is_told() {
           gw <- ended no_answer
           record leg_ended gw no_answer
           record ended no_answer by=- at=45s
+    "#]]);
+}
+
+#[test]
+fn the_platform_ends_a_call_whose_money_ran_out_and_both_sides_are_told() {
+    let mut sim = Sim::dial_number();
+    sim.step(Input::Answer { device: dev("gw"), sdp: "gw-answer".into() });
+    sim.advance(secs(90));
+    sim.step(Input::Terminate { cause: EndCause::CreditExhausted, by: None });
+    sim.step(hangup("gw"));
+    sim.check(expect![[r#"
+        @0s dial_number
+          gw <- incoming from=1 offer
+          record leg_ringing gw
+        @0s answer gw gw-answer
+          a1 <- answered gw-answer
+          gw <- connected
+          record answered gw at=0s
+        @90s terminate credit_exhausted by=-
+          a1 <- ended credit_exhausted
+          gw <- ended credit_exhausted
+          record leg_ended gw credit_exhausted
+          record ended credit_exhausted by=- at=90s
+        @90s hangup gw
     "#]]);
 }

@@ -52,6 +52,7 @@ async fn statement_of(state: &AppState, user: UserId, q: &Paging) -> Result<api:
         .map(|l| api::LedgerLine {
             id: l.entry_id,
             kind: l.source_kind,
+            source_id: l.source_id,
             description: l.description,
             amount_micros: l.amount.0,
             at: l.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

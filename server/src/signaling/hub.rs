@@ -34,6 +34,10 @@ pub struct Hub {
     config: CallConfig,
     /// The PSTN gateway, when enabled. Its legs appear in calls as devices named `pstn:<call>`.
     gateway: Option<gateway::Gateway>,
+    /// One wallet per user with live paid calls (`credit`).
+    wallets: super::wallets::Wallets,
+    /// Wakes the billing worker when an ended call is queued.
+    billing: tokio::sync::Notify,
 }
 
 /// The gateway side of a PSTN call, as the hub tracks it.
@@ -43,6 +47,8 @@ struct PstnLeg {
     inbound: bool,
     /// Outbound: the gateway's answer to the browser, repeated in `Answered`.
     answer: Option<String>,
+    /// Outbound: the routing attempt being made, recorded with the call when it ends.
+    attempt: Option<crate::storage::Attempt>,
 }
 
 /// How a new call is recorded.
@@ -103,7 +109,52 @@ pub struct Connection {
 
 impl Hub {
     pub fn new(db: Db, config: CallConfig, gateway: Option<gateway::Gateway>) -> Arc<Self> {
-        Arc::new(Self { state: Mutex::new(State::default()), db, config, gateway })
+        Arc::new(Self {
+            state: Mutex::new(State::default()),
+            db,
+            config,
+            gateway,
+            wallets: Default::default(),
+            billing: tokio::sync::Notify::new(),
+        })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn wallets(&self) -> &super::wallets::Wallets {
+        &self.wallets
+    }
+
+    /// Resolves when an ended call was queued for billing since the last wait.
+    pub async fn billing_queued(&self) {
+        self.billing.notified().await
+    }
+
+    /// Wakes the billing worker (a call was queued outside the hub).
+    pub fn wake_billing(&self) {
+        self.billing.notify_one();
+    }
+
+    /// The ids of the calls running now (the heartbeat stamps them as alive).
+    pub fn live_call_ids(&self) -> Vec<String> {
+        self.lock().calls.iter().filter(|(_, c)| !c.task.is_finished()).map(|(id, _)| id.0.clone()).collect()
+    }
+
+    /// Sets the start of a paid call aside from `user`'s funds (see `credit`), or says why not.
+    pub async fn authorize(
+        self: &Arc<Self>,
+        user: UserId,
+        call: &CallId,
+        tariff: Tariff,
+    ) -> Result<(), super::wallets::AuthorizeError> {
+        self.wallets.authorize(self, user, call.clone(), tariff).await
+    }
+
+    /// A call authorized with `authorize` will not be placed after all.
+    pub fn release(&self, user: UserId, call: &CallId) {
+        self.wallets.end(user, call, crate::rating::Money::ZERO);
     }
 
     pub fn gateway(&self) -> Option<&gateway::Gateway> {
@@ -217,6 +268,7 @@ impl Hub {
     /// Tells the user's open apps their balance (after a charge, a top-up, an adjustment).
     /// Best effort: a failure is logged; the change it reports has been made.
     pub async fn push_balance(&self, user: UserId) {
+        self.wallets.refresh(user);
         match self.db.funds(user).await {
             Ok(Some(f)) => self.notify_user(
                 user,
@@ -301,7 +353,17 @@ impl Hub {
         if let Some(d) = st.devices.get(&caller.device).and_then(|d| d.tx.as_ref()) {
             let _ = d.try_send(ServerMsg::Calling { request_id, call_id: id.0.clone(), callee });
         }
-        st.pstn.insert(id.clone(), PstnLeg { dial: Some(dial), inbound: false, answer: None });
+        let attempt = crate::storage::Attempt {
+            carrier_id: Some(dial.trunk.carrier_id),
+            carrier_name: dial.trunk.name.clone(),
+            gateway: dial.trunk.gateways.first().map(|g| format!("{}:{}", g.host, g.port)),
+            sip_code: None,
+            outcome: "failed".into(),
+            started_at: Utc::now(),
+            pdd_ms: None,
+            duration_ms: None,
+        };
+        st.pstn.insert(id.clone(), PstnLeg { dial: Some(dial), inbound: false, answer: None, attempt: Some(attempt) });
         let call = Call::new_to_number(
             id.clone(),
             caller.clone(),
@@ -337,7 +399,21 @@ impl Hub {
                 // declined 603, not reachable 480); everything else is a hang-up (CANCEL/BYE).
                 let code = EndCause::from_code(&cause).and_then(|c| c.sip_code());
                 let inbound = leg.inbound;
-                st.pstn.remove(&call);
+                if let Some(mut a) = st.pstn.remove(&call).and_then(|l| l.attempt) {
+                    // Our side ended the call (hang-up, cutoff): the attempt ends here.
+                    let elapsed = (Utc::now() - a.started_at).num_milliseconds();
+                    a.duration_ms = a.duration_ms.map(|from| elapsed + from);
+                    if a.outcome != "answered" {
+                        a.outcome = "cancelled".into();
+                    }
+                    let db = self.db.clone();
+                    let id = call.0.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = db.record_attempt(&id, &a).await {
+                            tracing::warn!(call = %id, error = %e, "recording the routing attempt failed");
+                        }
+                    });
+                }
                 Some(match code {
                     Some(code) if inbound && code != 487 => GwCommand::Reject { call_id, code },
                     _ => GwCommand::Hangup { call_id },
@@ -363,15 +439,18 @@ impl Hub {
                 self.route(&CallId(call_id), Input::Progress { device, answer: Some(sdp), ringing: false });
             }
             GwEvent::Progress { call_id, .. } => {
+                self.attempt_progress(&call_id, false);
                 let device = device_of(&call_id);
                 self.route(&CallId(call_id), Input::Progress { device, answer: None, ringing: true });
             }
             GwEvent::Answered { call_id } => {
+                self.attempt_progress(&call_id, true);
                 let sdp = self.lock().pstn.get(&CallId(call_id.clone())).and_then(|l| l.answer.clone());
                 let device = device_of(&call_id);
                 self.route(&CallId(call_id), Input::Answer { device, sdp: sdp.unwrap_or_default() });
             }
             GwEvent::Ended { call_id, reason, sip_code } => {
+                self.attempt_ended(&call_id, reason, sip_code).await;
                 if let Some(code) = sip_code
                     && let Err(e) = self.db.call_set_sip_code(&call_id, code).await
                 {
@@ -387,6 +466,42 @@ impl Hub {
             GwEvent::Incoming { call_id, source, from, to, offer, .. } => {
                 self.incoming_pstn(call_id, source, from, to, offer).await;
             }
+        }
+    }
+
+    /// The carrier rang (post-dial delay) or answered.
+    fn attempt_progress(&self, call_id: &str, answered: bool) {
+        let mut st = self.lock();
+        let Some(a) = st.pstn.get_mut(&CallId(call_id.to_string())).and_then(|l| l.attempt.as_mut()) else { return };
+        let elapsed = (Utc::now() - a.started_at).num_milliseconds();
+        a.pdd_ms.get_or_insert(elapsed);
+        if answered {
+            a.outcome = "answered".into();
+            // Duration counts from the answer: remember when, as negative elapsed time.
+            a.duration_ms = Some(-elapsed);
+        }
+    }
+
+    /// The carrier leg ended: its attempt goes with the call's record.
+    async fn attempt_ended(&self, call_id: &str, reason: EndReason, sip_code: Option<u16>) {
+        let attempt = self.lock().pstn.get_mut(&CallId(call_id.to_string())).and_then(|l| l.attempt.take());
+        let Some(mut a) = attempt else { return };
+        let elapsed = (Utc::now() - a.started_at).num_milliseconds();
+        a.sip_code = sip_code;
+        a.duration_ms = a.duration_ms.map(|from| elapsed + from);
+        if a.outcome != "answered" {
+            a.outcome = match reason {
+                EndReason::Cancelled | EndReason::Normal => "cancelled",
+                EndReason::Busy => "busy",
+                EndReason::NoAnswer => "no_answer",
+                EndReason::Declined => "declined",
+                EndReason::NotFound => "not_found",
+                _ => "failed",
+            }
+            .into();
+        }
+        if let Err(e) = self.db.record_attempt(call_id, &a).await {
+            tracing::warn!(call = %call_id, error = %e, "recording the routing attempt failed");
         }
     }
 
@@ -417,7 +532,7 @@ impl Hub {
         let caller_peer = Peer { id: 0, display_name: shown, number: Some(from.clone()) };
         let (tx, rx) = mpsc::unbounded_channel();
         let mut st = self.lock();
-        st.pstn.insert(id.clone(), PstnLeg { dial: None, inbound: true, answer: None });
+        st.pstn.insert(id.clone(), PstnLeg { dial: None, inbound: true, answer: None, attempt: None });
         let devices: Vec<DeviceId> =
             st.devices.iter().filter(|(_, d)| d.user == owner && d.tx.is_some()).map(|(id, _)| id.clone()).collect();
         let call = Call::new(id.clone(), caller.clone(), owner, devices, offer, self.config.clone(), Instant::now());
@@ -455,19 +570,41 @@ impl Hub {
         let result = match record {
             Record::Ringing { .. } => self.db.call_ringing(id, now).await,
             Record::LegRinging { device } => self.db.leg_ringing(id, callee, &device.0, now).await,
-            Record::Answered { device, .. } => self.db.call_answered(id, &device.0, now).await,
+            Record::Answered { device, .. } => {
+                self.wallets.answered(caller.user, call);
+                self.db.call_answered(id, &device.0, now).await
+            }
             Record::LegEnded { device, cause } => self.db.leg_ended(id, &device.0, cause.code(), now).await,
-            Record::Ended { cause, by, .. } => match self.db.call_ended(id, cause.code(), by, now).await {
-                Ok(Some((user, _))) => {
-                    self.push_balance(user).await;
-                    Ok(())
-                }
-                other => other.map(|_| ()),
-            },
+            Record::Ended { cause, by, .. } => self.call_ended(call, caller.user, cause, by).await,
         };
         if let Err(e) = result {
             tracing::error!(call = %call, caller = %caller.user, error = %e, "recording the call failed");
         }
+    }
+}
+
+impl Hub {
+    /// Stores a call's end with what the payer's wallet says about it (the talk time paid, what
+    /// it still holds), queues it for billing, then lets the wallet go of it.
+    async fn call_ended(
+        &self,
+        call: &CallId,
+        payer: UserId,
+        cause: EndCause,
+        by: Option<UserId>,
+    ) -> crate::storage::Result<()> {
+        let settled = self.wallets.settle(payer, call).await;
+        let billing = settled
+            .map(|s| crate::storage::EndBilling { pending: s.committed, paid_secs: s.paid_secs })
+            .unwrap_or_default();
+        let stored = self.db.call_ended(&call.0, cause.code(), by, Utc::now(), billing).await;
+        // Stored or not (already ended by the sweeper), the wallet re-reads the funds.
+        let pending = if matches!(stored, Ok(Some(_))) { billing.pending } else { crate::rating::Money::ZERO };
+        self.wallets.end(payer, call, pending);
+        if matches!(stored, Ok(Some(_))) {
+            self.billing.notify_one();
+        }
+        stored.map(|_| ())
     }
 }
 
@@ -549,7 +686,7 @@ async fn run_call(
     }
     if !call.is_ended() {
         // The hub went away (shutdown): close the record rather than leave it open.
-        let _ = hub.db.call_ended(&id.0, EndCause::ConnectionLost.code(), None, Utc::now()).await;
+        let _ = hub.call_ended(&id, caller.user, EndCause::ConnectionLost, None).await;
     }
     hub.finish(&id);
 }
@@ -567,7 +704,7 @@ fn cause_of(reason: EndReason) -> EndCause {
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
+pub(super) async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
         None => std::future::pending().await,

@@ -3,6 +3,7 @@
 
 mod convert;
 pub mod hub;
+pub mod wallets;
 pub mod ws;
 
 pub use hub::Hub;

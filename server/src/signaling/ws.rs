@@ -314,22 +314,31 @@ async fn dial_number(
                 return refuse("internal", "something went wrong on our side");
             }
         };
-    let available = match state.db.funds(user.id).await {
-        Ok(funds) => funds.map(|f| f.available()).unwrap_or_default(),
+    // The start of the call is set aside from the caller's funds (their other live calls'
+    // holds count): refused here, nothing is dialled.
+    let call_id = ids::random(12);
+    let call = CallId(call_id.clone());
+    match hub.authorize(user.id, &call, sell.tariff).await {
+        Ok(()) => {}
+        Err(crate::signaling::wallets::AuthorizeError::Refused(_)) => {
+            return refuse(
+                "insufficient_funds",
+                &format!(
+                    "your balance does not cover the start of a call to {number} ({}/min); top up first",
+                    sell.tariff.per_minute
+                ),
+            );
+        }
         Err(e) => {
             internal(e.into());
             return refuse("internal", "something went wrong on our side");
         }
-    };
-    if !crate::rating::covers_first_increment(&sell.tariff, available) {
-        return refuse(
-            "insufficient_funds",
-            &format!(
-                "your balance does not cover the start of a call to {number} ({}/min); top up first",
-                sell.tariff.per_minute
-            ),
-        );
     }
+    // From here on, a refusal lets the hold go.
+    let refuse = |code: &str, message: &str| {
+        hub.release(user.id, &call);
+        refusal(&request_id, code, message)
+    };
     let carrier = match state.db.enabled_carriers().await {
         Ok(list) => list.into_iter().next(),
         Err(e) => {
@@ -343,7 +352,6 @@ async fn dial_number(
     let dids = state.db.user_dids(user.id).await.unwrap_or_default();
     let caller_id = carrier.caller_id.caller_id(&dids).unwrap_or("anonymous");
     let caller_id = caller_id.strip_prefix('+').unwrap_or(caller_id).to_string();
-    let call_id = ids::random(12);
     let dial = protocol::gateway::Dial {
         call_id: call_id.clone(),
         offer: String::new(),

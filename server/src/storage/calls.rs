@@ -11,18 +11,22 @@ use sea_orm::{
 };
 
 use super::{
-    Db, Result,
-    entities::call_legs as legs,
-    entities::calls,
-    entities::users,
-    ledger::{Posted, post_in},
+    Db, Result, entities::billing_outbox as outbox, entities::call_legs as legs, entities::calls, entities::users,
     users::to_user,
 };
 use crate::{
     domain::{User, UserId},
-    ledger::Posting,
     rating::{Money, Tariff},
 };
+
+/// What the caller's wallet says about a call that ends: what it still holds for the call
+/// (counted against the caller's funds until the charge is posted) and the talk time paid for
+/// (the charge's cap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EndBilling {
+    pub pending: Money,
+    pub paid_secs: Option<u64>,
+}
 
 /// A call as the history shows it.
 #[derive(Debug, Clone)]
@@ -92,7 +96,7 @@ pub struct PstnCall<'a> {
 }
 
 /// The price a call was sold at, when it has one.
-fn sell_tariff(m: &calls::Model) -> Option<Tariff> {
+pub(super) fn sell_tariff(m: &calls::Model) -> Option<Tariff> {
     Tariff::new(
         Money(m.sell_per_minute?),
         Money(m.sell_connection_fee?),
@@ -128,6 +132,10 @@ fn call_row(id: &str, kind: &str, caller: UserId, callee: Option<UserId>, now: D
         billable_secs: Set(None),
         charge: Set(None),
         last_seen_at: Set(None),
+        paid_until: Set(None),
+        paid_secs: Set(None),
+        buy_cost: Set(None),
+        posted_at: Set(None),
     }
 }
 
@@ -252,21 +260,27 @@ impl Db {
         Ok(())
     }
 
-    /// The call is over: it and every leg still open get the cause, and an answered call with a
-    /// sell price is charged to its user, in the same transaction (the posting's source is the
-    /// call). Idempotent: only the first end counts. Returns who was charged what.
+    /// The call is over: it and every leg still open get the cause and, for a sold call, the
+    /// talk time paid for; a sold call also goes to the billing outbox, in the same transaction
+    /// (the billing worker rates it and posts the charge). Idempotent: only the first end
+    /// counts. Returns whose call was queued for billing.
     pub async fn call_ended(
         &self,
         id: &str,
         cause: &str,
         by: Option<UserId>,
         now: DateTime<Utc>,
-    ) -> Result<Option<(UserId, Money)>> {
+        billing: EndBilling,
+    ) -> Result<Option<UserId>> {
         let txn = self.begin_write().await?;
         let ended = calls::Entity::update_many()
             .col_expr(calls::Column::EndedAt, Expr::value(now))
             .col_expr(calls::Column::EndCause, Expr::value(cause))
             .col_expr(calls::Column::EndedBy, Expr::value(by.map(|u| u.0)))
+            .col_expr(
+                calls::Column::PaidSecs,
+                Expr::value(billing.paid_secs.map(|s| i64::try_from(s).unwrap_or(i64::MAX))),
+            )
             .filter(calls::Column::Id.eq(id))
             .filter(calls::Column::EndedAt.is_null())
             .exec(&txn)
@@ -278,59 +292,114 @@ impl Db {
             .filter(legs::Column::EndedAt.is_null())
             .exec(&txn)
             .await?;
-        let mut charged = None;
+        let mut queued = None;
         if ended.rows_affected == 1
             && let Some(row) = calls::Entity::find_by_id(id).one(&txn).await?
-            && let Some(tariff) = sell_tariff(&row)
+            && sell_tariff(&row).is_some()
         {
-            let talk = row.answered_at.map(|a| (now - a).to_std().unwrap_or_default());
-            let charge = crate::rating::rate(&tariff, talk);
-            calls::Entity::update_many()
-                .col_expr(
-                    calls::Column::BillableSecs,
-                    Expr::value(i64::try_from(charge.billable_secs).unwrap_or(i64::MAX)),
-                )
-                .col_expr(calls::Column::Charge, Expr::value(charge.amount.0))
-                .filter(calls::Column::Id.eq(id))
-                .exec(&txn)
-                .await?;
-            let user = UserId(row.caller_id);
-            if charge.amount > Money::ZERO
-                && let Ok(posting) = Posting::call_charge(id, user, charge.amount)
-            {
-                if post_in(&txn, &posting, None, now).await? == Posted::AlreadyPosted {
-                    txn.rollback().await?;
-                    return Ok(None);
-                }
-                charged = Some((user, charge.amount));
+            // A sold call goes to the billing worker, with what the caller's wallet still
+            // holds for it (counted against their funds until the charge is posted).
+            outbox::ActiveModel {
+                call_id: Set(id.to_string()),
+                user_id: Set(row.caller_id),
+                pending: Set(billing.pending.0),
+                enqueued_at: Set(now),
+                attempts: Set(0),
+                last_error: Set(None),
             }
+            .insert(&txn)
+            .await?;
+            queued = Some(UserId(row.caller_id));
         }
         txn.commit().await?;
-        Ok(charged)
+        Ok(queued)
     }
 
-    /// The process is alive and so are its open calls: stamps them with `now`. One statement,
-    /// whatever the number of calls (the server runs it every few seconds).
-    pub async fn touch_live_calls(&self, now: DateTime<Utc>) -> Result<()> {
-        calls::Entity::update_many()
-            .col_expr(calls::Column::LastSeenAt, Expr::value(now))
-            .filter(calls::Column::EndedAt.is_null())
-            .exec(&self.conn)
-            .await?;
+    /// The process is alive and so are these calls (the hub's live ones): stamps them with
+    /// `now`. One statement per 500 calls. A call whose task died without an end stops being
+    /// stamped, and the sweeper ends it.
+    pub async fn touch_calls(&self, ids: &[String], now: DateTime<Utc>) -> Result<()> {
+        for chunk in ids.chunks(500) {
+            calls::Entity::update_many()
+                .col_expr(calls::Column::LastSeenAt, Expr::value(now))
+                .filter(calls::Column::Id.is_in(chunk.iter().cloned()))
+                .filter(calls::Column::EndedAt.is_null())
+                .exec(&self.conn)
+                .await?;
+        }
         Ok(())
     }
 
     /// Calls still open from before a restart (the process died mid-call) get `cause`. Each
     /// ends, and is charged, at the last time it was seen alive (or when it was answered or
-    /// created, if never), never at `now`: the downtime is not billed.
+    /// created, if never) and never after its paid-until deadline; never at `now`: the
+    /// downtime is not billed.
     pub async fn end_orphaned_calls(&self, cause: &str, now: DateTime<Utc>) -> Result<u64> {
         let open = calls::Entity::find().filter(calls::Column::EndedAt.is_null()).all(&self.conn).await?;
         for call in &open {
-            let seen = [Some(call.created_at), call.answered_at, call.last_seen_at].into_iter().flatten().max();
-            let at = seen.unwrap_or(now).min(now);
-            self.call_ended(&call.id, cause, None, at).await?;
+            self.end_abandoned(call, cause, now).await?;
         }
         Ok(open.len() as u64)
+    }
+
+    /// The sweeper, while the server runs: open calls past their paid-until deadline by more
+    /// than `grace` (whoever runs them failed to cut them) end at the deadline with
+    /// `credit_exhausted`; open calls not seen alive for `grace` (their task is gone) end when
+    /// last seen, with `connection_lost`. Returns the calls ended and their causes.
+    pub async fn end_overdue_calls(
+        &self,
+        grace: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, &'static str)>> {
+        let before = now - grace;
+        let overdue = calls::Entity::find()
+            .filter(calls::Column::EndedAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(calls::Column::PaidUntil.lt(before))
+                    .add(calls::Column::LastSeenAt.lt(before))
+                    .add(
+                        Condition::all()
+                            .add(calls::Column::LastSeenAt.is_null())
+                            .add(calls::Column::CreatedAt.lt(before)),
+                    ),
+            )
+            .all(&self.conn)
+            .await?;
+        let mut ended = vec![];
+        for call in &overdue {
+            let cause =
+                if call.paid_until.is_some_and(|p| p < before) { "credit_exhausted" } else { "connection_lost" };
+            self.end_abandoned(call, cause, now).await?;
+            ended.push((call.id.clone(), cause));
+        }
+        Ok(ended)
+    }
+
+    async fn end_abandoned(&self, call: &calls::Model, cause: &str, now: DateTime<Utc>) -> Result<()> {
+        let seen = [Some(call.created_at), call.answered_at, call.last_seen_at].into_iter().flatten().max();
+        let mut at = seen.unwrap_or(now).min(now);
+        if let Some(paid) = call.paid_until {
+            at = at.min(paid.max(call.answered_at.unwrap_or(paid)));
+        }
+        // The cap on the talk time: up to the paid-until deadline, if there was one.
+        let paid_secs = match (call.paid_until, call.answered_at) {
+            (Some(p), Some(a)) => Some(u64::try_from((p - a).num_seconds()).unwrap_or(0)),
+            _ => None,
+        };
+        self.call_ended(&call.id, cause, None, at, EndBilling { pending: Money::ZERO, paid_secs }).await?;
+        Ok(())
+    }
+
+    /// The call's planned paid-until deadline (`None`: none within the planning horizon).
+    pub async fn set_paid_until(&self, id: &str, at: Option<DateTime<Utc>>) -> Result<()> {
+        calls::Entity::update_many()
+            .col_expr(calls::Column::PaidUntil, Expr::value(at))
+            .filter(calls::Column::Id.eq(id))
+            .filter(calls::Column::EndedAt.is_null())
+            .exec(&self.conn)
+            .await?;
+        Ok(())
     }
 
     /// The user's calls, newest first, with the other party. `page` is 1-based.

@@ -143,7 +143,17 @@ impl Db {
     /// The user's balance and credit limit; `None` when there is no such user.
     pub async fn funds(&self, user: UserId) -> Result<Option<Funds>> {
         let Some(credit_limit) = self.credit_limit(user).await? else { return Ok(None) };
-        Ok(Some(Funds { balance: self.balance(&Account::User(user)).await?, credit_limit }))
+        use super::entities::billing_outbox as outbox;
+        // SUM(bigint) is NUMERIC on PostgreSQL: cast back, as `balance_on` does.
+        let pending: Option<i64> = outbox::Entity::find()
+            .select_only()
+            .column_as(Expr::cust("CAST(COALESCE(SUM(pending), 0) AS BIGINT)"), "pending")
+            .filter(outbox::Column::UserId.eq(user.0))
+            .into_tuple()
+            .one(&self.conn)
+            .await?;
+        let balance = self.balance(&Account::User(user)).await?;
+        Ok(Some(Funds { balance, credit_limit, pending: Money(pending.unwrap_or(0)) }))
     }
 
     pub async fn credit_limit(&self, user: UserId) -> Result<Option<Money>> {

@@ -1,6 +1,7 @@
 //! Persistence. **The only module that imports `sea_orm`.** It speaks domain types in and out;
 //! rows (`entities`) never leave it. Every multi-row change runs in one transaction.
 
+mod billing;
 mod calls;
 mod carriers;
 mod dids;
@@ -16,7 +17,9 @@ use sea_orm::{
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
+pub use billing::{Attempt, CallBilling, PostedCall};
 pub use calls::CallSummary;
+pub use calls::EndBilling;
 pub use calls::PstnCall;
 pub use carriers::{CarrierUpdateError, NameTaken};
 pub use dids::{DidEntry, DidRefused};

@@ -20,7 +20,21 @@ pub struct TestApp {
     pub db: server::storage::Db,
     /// The gateway's SIP address (UDP and TCP).
     pub sip: std::net::SocketAddr,
+    /// The in-process app's hub (`None` for a server running as its own process).
+    pub hub: Option<std::sync::Arc<server::signaling::Hub>>,
     _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// The test's own directory (data, logs).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// A server running as its own process at `base`, on the database `db`.
+    pub fn external(base: String, db: server::storage::Db, dir: tempfile::TempDir) -> TestApp {
+        TestApp { base, client: reqwest::Client::new(), db, sip: "127.0.0.1:9".parse().unwrap(), hub: None, _dir: dir }
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -47,13 +61,14 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let base = format!("http://127.0.0.1:{}", app.port());
     let db = app.state().db.clone();
     let sip = app.state().hub.gateway().map(|g| g.sip_addr).expect("the gateway runs in tests");
+    let hub = Some(app.state().hub.clone());
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { base, client: reqwest::Client::new(), db, sip, _dir: dir }
+    TestApp { base, client: reqwest::Client::new(), db, sip, hub, _dir: dir }
 }
 
 /// SQLite: a file in the test's temp dir (the data dir default). PostgreSQL: a new database
 /// with a random name in the cluster `TEST_DATABASE_URL` points at.
-async fn fresh_database_url() -> String {
+pub async fn fresh_database_url() -> String {
     let Ok(cluster) = std::env::var("TEST_DATABASE_URL") else {
         let dir = tempfile::tempdir().expect("temp dir").keep();
         return format!("sqlite://{}?mode=rwc", dir.join("test.db").display());

@@ -5,6 +5,8 @@
 mod accounts;
 mod admin;
 mod carriers;
+mod charging;
+mod crash;
 mod helpers;
 mod http;
 mod money;

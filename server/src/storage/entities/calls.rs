@@ -27,6 +27,10 @@ pub struct Model {
     pub billable_secs: Option<i64>,
     pub charge: Option<i64>,
     pub last_seen_at: Option<DateTimeUtc>,
+    pub paid_until: Option<DateTimeUtc>,
+    pub paid_secs: Option<i64>,
+    pub buy_cost: Option<i64>,
+    pub posted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,8 @@
 //! Table rows as sea-orm sees them. Private to `storage`: nothing outside it sees a `Model`.
 
 pub mod audit_log;
+pub mod billing_outbox;
+pub mod call_attempts;
 pub mod call_legs;
 pub mod calls;
 pub mod carrier_gateways;

@@ -1,0 +1,190 @@
+//! The billing worker's side of storage: ended sold calls wait in `billing_outbox`; posting one
+//! rates it, completes its CDR (billable time, charge, buy cost) and posts the charge to the
+//! ledger, in one transaction that also deletes the outbox row. Posting is idempotent on the
+//! call id (the ledger source `call:<id>`), so a worker killed at any point, or two workers at
+//! once, post each call exactly once.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    sea_query::{Expr, ExprTrait},
+};
+
+use super::{
+    Db, Result,
+    calls::sell_tariff,
+    entities::{billing_outbox as outbox, call_attempts as attempts, calls},
+    ledger::{Posted, post_in},
+};
+use crate::{domain::UserId, ledger::Posting, rating::Money};
+
+/// One call the worker posted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedCall {
+    pub call_id: String,
+    pub user: UserId,
+    pub charge: Money,
+}
+
+/// One try to reach the far end of a call (one carrier, one gateway).
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub carrier_id: Option<i64>,
+    pub carrier_name: String,
+    pub gateway: Option<String>,
+    pub sip_code: Option<u16>,
+    /// `answered`, `failed`, `cancelled`, …
+    pub outcome: String,
+    pub started_at: DateTime<Utc>,
+    pub pdd_ms: Option<i64>,
+    pub duration_ms: Option<i64>,
+}
+
+/// A call's money, as billing sees it (for the CDR view and tests).
+#[derive(Debug, Clone)]
+pub struct CallBilling {
+    pub user: UserId,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub end_cause: Option<String>,
+    pub paid_until: Option<DateTime<Utc>>,
+    pub paid_secs: Option<i64>,
+    pub billable_secs: Option<i64>,
+    pub charge: Option<Money>,
+    pub buy_cost: Option<Money>,
+    pub posted_at: Option<DateTime<Utc>>,
+}
+
+impl Db {
+    pub async fn call_billing(&self, id: &str) -> Result<Option<CallBilling>> {
+        Ok(calls::Entity::find_by_id(id).one(&self.conn).await?.map(|c| CallBilling {
+            user: UserId(c.caller_id),
+            answered_at: c.answered_at,
+            ended_at: c.ended_at,
+            end_cause: c.end_cause,
+            paid_until: c.paid_until,
+            paid_secs: c.paid_secs,
+            billable_secs: c.billable_secs,
+            charge: c.charge.map(Money),
+            buy_cost: c.buy_cost.map(Money),
+            posted_at: c.posted_at,
+        }))
+    }
+
+    /// Calls waiting to be posted, oldest first.
+    pub async fn calls_to_post(&self, limit: u64) -> Result<Vec<String>> {
+        Ok(outbox::Entity::find()
+            .order_by_asc(outbox::Column::EnqueuedAt)
+            .order_by_asc(outbox::Column::CallId)
+            .limit(limit)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(|r| r.call_id)
+            .collect())
+    }
+
+    /// Rates and posts one ended call (see the module). `None` when it is not (or no longer)
+    /// waiting.
+    pub async fn post_call(&self, id: &str, now: DateTime<Utc>) -> Result<Option<PostedCall>> {
+        let txn = self.begin_write().await?;
+        let Some(queued) = outbox::Entity::find_by_id(id).one(&txn).await? else {
+            txn.rollback().await?;
+            return Ok(None);
+        };
+        let user = UserId(queued.user_id);
+        let row = calls::Entity::find_by_id(id).one(&txn).await?;
+        let (charge, billable) = match row.as_ref().and_then(|r| Some((r, sell_tariff(r)?))) {
+            Some((r, tariff)) => {
+                let talk = match (r.answered_at, r.ended_at) {
+                    (Some(a), Some(e)) => {
+                        let talk = (e - a).to_std().unwrap_or_default();
+                        // Never more than what the wallet paid for.
+                        let cap = r.paid_secs.and_then(|s| u64::try_from(s).ok()).map(std::time::Duration::from_secs);
+                        Some(cap.map_or(talk, |c| talk.min(c)))
+                    }
+                    _ => None,
+                };
+                let c = crate::rating::rate(&tariff, talk);
+                (c.amount, c.billable_secs)
+            }
+            None => (Money::ZERO, 0),
+        };
+        calls::Entity::update_many()
+            .col_expr(calls::Column::BillableSecs, Expr::value(i64::try_from(billable).unwrap_or(i64::MAX)))
+            .col_expr(calls::Column::Charge, Expr::value(charge.0))
+            .col_expr(calls::Column::PostedAt, Expr::value(now))
+            .filter(calls::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        if charge > Money::ZERO
+            && let Ok(posting) = Posting::call_charge(id, user, charge)
+            && post_in(&txn, &posting, None, now).await? == Posted::AlreadyPosted
+        {
+            // Posted before (a worker died after its commit?): the row only needs to go.
+            txn.rollback().await?;
+            outbox::Entity::delete_by_id(id).exec(&self.conn).await?;
+            return Ok(None);
+        }
+        outbox::Entity::delete_by_id(id).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(Some(PostedCall { call_id: id.to_string(), user, charge }))
+    }
+
+    /// A post that failed: counted, with its error, for the admin's eyes; the row stays.
+    pub async fn post_failed(&self, id: &str, error: &str) -> Result<()> {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
+            .col_expr(outbox::Column::LastError, Expr::value(error.chars().take(500).collect::<String>()))
+            .filter(outbox::Column::CallId.eq(id))
+            .exec(&self.conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Records one routing attempt of a call, numbered in order.
+    pub async fn record_attempt(&self, call: &str, a: &Attempt) -> Result<()> {
+        let txn = self.conn.begin().await?;
+        let seq = attempts::Entity::find().filter(attempts::Column::CallId.eq(call)).count(&txn).await?;
+        attempts::ActiveModel {
+            id: sea_orm::ActiveValue::NotSet,
+            call_id: Set(call.to_string()),
+            seq: Set(i32::try_from(seq).unwrap_or(i32::MAX)),
+            carrier_id: Set(a.carrier_id),
+            carrier_name: Set(a.carrier_name.clone()),
+            gateway: Set(a.gateway.clone()),
+            sip_code: Set(a.sip_code.map(i32::from)),
+            outcome: Set(a.outcome.clone()),
+            started_at: Set(a.started_at),
+            pdd_ms: Set(a.pdd_ms),
+            duration_ms: Set(a.duration_ms),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// A call's routing attempts, in order.
+    pub async fn call_attempts(&self, call: &str) -> Result<Vec<Attempt>> {
+        Ok(attempts::Entity::find()
+            .filter(attempts::Column::CallId.eq(call))
+            .order_by_asc(attempts::Column::Seq)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(|m| Attempt {
+                carrier_id: m.carrier_id,
+                carrier_name: m.carrier_name,
+                gateway: m.gateway,
+                sip_code: m.sip_code.and_then(|c| u16::try_from(c).ok()),
+                outcome: m.outcome,
+                started_at: m.started_at,
+                pdd_ms: m.pdd_ms,
+                duration_ms: m.duration_ms,
+            })
+            .collect())
+    }
+}

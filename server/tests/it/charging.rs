@@ -1,0 +1,217 @@
+//! Charging under concurrency and failures, end to end: the real server (gateway included), a
+//! sipp carrier on loopback answering every call, and one user placing many PSTN calls at once
+//! over WebSockets. The browser side is a WebRTC offer the gateway accepts (its media never
+//! connects; the SIP side does not wait for it).
+
+use std::{
+    net::UdpSocket,
+    path::Path,
+    process::{Child, Command, Stdio},
+};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{helpers::*, rates::wait_until_posted};
+
+/// An offer as Chrome makes it (one audio m-line, G.711 and DTMF, DTLS-SRTP, ICE credentials).
+pub const WEBRTC_OFFER: &str = "v=0\r\n\
+o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n\
+s=-\r\n\
+t=0 0\r\n\
+a=group:BUNDLE 0\r\n\
+a=msid-semantic: WMS\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 0 8 101\r\n\
+c=IN IP4 0.0.0.0\r\n\
+a=rtcp:9 IN IP4 0.0.0.0\r\n\
+a=ice-ufrag:Xy3k\r\n\
+a=ice-pwd:q8Fz2vR7nP4mL1sT9wK6jH0c\r\n\
+a=ice-options:trickle\r\n\
+a=fingerprint:sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF\r\n\
+a=setup:actpass\r\n\
+a=mid:0\r\n\
+a=sendrecv\r\n\
+a=msid:- 7a1e2b3c-0000-4000-8000-000000000001\r\n\
+a=rtcp-mux\r\n\
+a=rtpmap:0 PCMU/8000\r\n\
+a=rtpmap:8 PCMA/8000\r\n\
+a=rtpmap:101 telephone-event/8000\r\n\
+a=ssrc:1001 cname:charging-test\r\n";
+
+/// sipp as a carrier taking `calls` calls at once; ended (by PID) when dropped.
+pub struct Carrier {
+    child: Child,
+    pub port: u16,
+}
+
+impl Carrier {
+    pub fn start(calls: usize) -> Carrier {
+        let free = || UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).unwrap();
+        let (port, mport) = (free(), free());
+        let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e/sipp/uas_answer_until_bye.xml");
+        let log = std::env::temp_dir().join(format!("callplat-sipp-charging-{port}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new("sipp")
+            .arg("-sf")
+            .arg(&scenario)
+            .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-m", &calls.to_string(), "-timeout", "120s", "-set", "mport", &mport.to_string(), "-nostdin"])
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("sipp (Debian package sip-tester) runs");
+        Carrier { child, port }
+    }
+}
+
+impl Drop for Carrier {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn carrier(app: &TestApp, admin: &Session, port: u16) {
+    let body = json!({
+        "name": "sipp carrier",
+        "gateways": [{"host": "127.0.0.1", "port": port, "transport": "udp"}],
+    });
+    let (status, reply) =
+        status_json(app.send_auth(Method::POST, "/api/admin/carriers", &admin.access, body).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+}
+
+/// Prices prefix 1 per second in the default plan.
+pub async fn per_second(app: &TestApp, admin: &Session, per_minute: &str) {
+    let plan = crate::rates::default_plan(app, admin).await;
+    let rate = json!({"prefix": "1", "per_minute": per_minute, "first_increment": 1, "next_increment": 1});
+    let (status, body) = crate::rates::add_rate(app, admin, plan, rate).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// Reads messages until the call's `ended`; returns the call id, its cause and the warnings seen.
+pub async fn until_ended(ws: &mut Ws) -> (String, String, Vec<u64>) {
+    let mut call_id = String::new();
+    let mut warnings = vec![];
+    loop {
+        let msg = ws.next().await.expect("the socket stays open until the call ends");
+        match msg["type"].as_str() {
+            Some("calling") => call_id = msg["call_id"].as_str().unwrap().to_string(),
+            Some("credit_warning") => warnings.push(msg["seconds_left"].as_u64().unwrap()),
+            Some("ended") => return (call_id, msg["cause"].as_str().unwrap().to_string(), warnings),
+            Some("error") => panic!("the dial was refused: {msg}"),
+            _ => {}
+        }
+    }
+}
+
+pub fn user_id(s: &Session) -> i64 {
+    s.user["id"].as_i64().unwrap()
+}
+
+/// Sum of every ledger entry: zero when every posting balanced.
+pub async fn ledger_total(app: &TestApp, admin: &Session, user: i64) -> (i64, Value) {
+    let (status, page) =
+        status_json(app.get_auth(&format!("/api/admin/users/{user}/ledger?per_page=100"), &admin.access).await).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let total = page["items"].as_array().unwrap().iter().map(|e| e["amount_micros"].as_i64().unwrap()).sum();
+    (total, page)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_parallel_calls_never_spend_more_than_the_balance() {
+    const CALLS: usize = 20;
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let sipp = Carrier::start(CALLS);
+    carrier(&app, &admin, sipp.port).await;
+    // 6.00/min per second is 0.10 a second per call; 5.00 buys 50 call-seconds in all, so 20
+    // calls answered together run out after about 2.5 s each.
+    per_second(&app, &admin, "6").await;
+    let ada = app.new_user("ada@example.com").await;
+    crate::rates::credit(&app, &admin, user_id(&ada), "5").await;
+
+    let mut sockets = vec![];
+    for _ in 0..CALLS {
+        sockets.push(app.ws(&ada.access).await);
+    }
+    let mut calls = tokio::task::JoinSet::new();
+    for (i, mut ws) in sockets.into_iter().enumerate() {
+        calls.spawn(async move {
+            let dial = json!({"type": "dial_number", "request_id": format!("r{i}"), "number": "+1 202 555 0143", "sdp": WEBRTC_OFFER});
+            ws.send(dial).await;
+            let ended = until_ended(&mut ws).await;
+            ws.close().await;
+            ended
+        });
+    }
+    let mut ended = vec![];
+    while let Some(r) = calls.join_next().await {
+        ended.push(r.unwrap());
+    }
+    wait_until_posted(&app).await;
+
+    let mut charged = 0;
+    for (call, cause, _) in &ended {
+        assert_eq!(cause, "credit_exhausted", "{call}: every call runs until the money is gone");
+        let b = app.db.call_billing(call).await.unwrap().expect("a call record");
+        let (ended_at, paid_until) = (b.ended_at.unwrap(), b.paid_until.expect("a paid-until deadline"));
+        let late = (ended_at - paid_until).num_milliseconds();
+        assert!((0..=1000).contains(&late), "{call} ended {late} ms after its paid-until deadline");
+        charged += b.charge.expect("posted").0;
+    }
+    assert!(charged <= 5_000_000, "charged {charged} µ from a balance of 5.00");
+    // Policy: each increment is paid when it starts, so at most one increment per call is left
+    // unspent (here 0.10 × 20 would be the loosest bound; in practice the money is used up).
+    assert!(charged > 5_000_000 - 100_000 * CALLS as i64, "charged {charged} µ: money was left unused");
+    let (balance, page) = ledger_total(&app, &admin, user_id(&ada)).await;
+    assert_eq!(balance, 5_000_000 - charged, "{page}");
+    assert!(balance >= 0, "the balance never goes below the credit limit (0)");
+    let (status, me) = status_json(app.get_auth("/api/me/balance", &ada.access).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["balance_micros"], balance, "{me}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_is_warned_then_cut_and_a_top_up_extends_it() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let sipp = Carrier::start(1);
+    carrier(&app, &admin, sipp.port).await;
+    // 0.60/min per second is 0.01 a second: 0.65 buys 65 s, so the 60 s warning comes at once.
+    per_second(&app, &admin, "0.6").await;
+    let ada = app.new_user("ada@example.com").await;
+    crate::rates::credit(&app, &admin, user_id(&ada), "0.12").await;
+    let mut ws = app.ws(&ada.access).await;
+    ws.send(json!({"type": "dial_number", "request_id": "r", "number": "+12025550143", "sdp": WEBRTC_OFFER})).await;
+    // Credit pushes: the first after the answer, with the time left.
+    let credit = loop {
+        let msg = ws.next().await.unwrap();
+        if msg["type"] == "call_credit" && msg["seconds_left"].is_u64() {
+            break msg;
+        }
+    };
+    assert_eq!(credit["per_minute_micros"], 600_000, "{credit}");
+    let left = credit["seconds_left"].as_u64().unwrap();
+    assert!((10..=12).contains(&left), "12 s paid, some spent: {credit}");
+    // A top-up during the call extends it: the deadline moves and a new push says so.
+    crate::rates::credit(&app, &admin, user_id(&ada), "0.05").await;
+    let later = loop {
+        let msg = ws.next().await.unwrap();
+        if msg["type"] == "call_credit" && msg["seconds_left"].as_u64().is_some_and(|s| s > left) {
+            break msg;
+        }
+        assert_ne!(msg["type"], "ended", "the call ended before the top-up counted: {msg}");
+    };
+    let (_, cause, warnings) = until_ended(&mut ws).await;
+    let call = credit["call_id"].as_str().unwrap();
+    assert_eq!(cause, "credit_exhausted");
+    assert!(warnings.contains(&10) || warnings.contains(&9), "a 10 s warning came first: {warnings:?} {later}");
+    wait_until_posted(&app).await;
+    let b = app.db.call_billing(call).await.unwrap().unwrap();
+    assert_eq!(b.charge.unwrap().0, 170_000, "all 0.17 was used, not a micro more: {b:?}");
+    let (status, me) = status_json(app.get_auth("/api/me/balance", &ada.access).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["balance_micros"], 0, "{me}");
+}
