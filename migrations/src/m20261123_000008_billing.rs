@@ -1,8 +1,8 @@
 //! Billing decoupled from call control: a call's end goes to `billing_outbox` (with what its
 //! caller's wallet still holds for it) in the same transaction as the end of its record; the
 //! billing worker rates it, completes the CDR and posts the charge, then deletes the row. Calls
-//! keep their paid-until deadline (for the sweeper), the talk time paid for, the buy cost and
-//! every routing attempt.
+//! keep their paid-until deadline (for the sweeper), the talk time paid for, the buy tariff and
+//! cost, and every routing attempt.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -16,6 +16,11 @@ enum Calls {
     PaidSecs,
     BuyCost,
     PostedAt,
+    BuyPerMinute,
+    BuyConnectionFee,
+    BuyMinDuration,
+    BuyFirstIncrement,
+    BuyNextIncrement,
 }
 
 #[derive(DeriveIden)]
@@ -54,6 +59,12 @@ impl MigrationTrait for Migration {
             big_integer_null(Calls::PaidSecs),
             big_integer_null(Calls::BuyCost),
             timestamp_with_time_zone_null(Calls::PostedAt),
+            // The carrier's buy tariff the call was routed at (its cost).
+            big_integer_null(Calls::BuyPerMinute),
+            big_integer_null(Calls::BuyConnectionFee),
+            integer_null(Calls::BuyMinDuration),
+            integer_null(Calls::BuyFirstIncrement),
+            integer_null(Calls::BuyNextIncrement),
         ] {
             m.alter_table(Table::alter().table(Calls::Table).add_column(col).to_owned()).await?;
         }
@@ -118,7 +129,17 @@ impl MigrationTrait for Migration {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table(CallAttempts::Table).to_owned()).await?;
         m.drop_table(Table::drop().table(BillingOutbox::Table).to_owned()).await?;
-        for col in [Calls::PaidUntil, Calls::PaidSecs, Calls::BuyCost, Calls::PostedAt] {
+        for col in [
+            Calls::PaidUntil,
+            Calls::PaidSecs,
+            Calls::BuyCost,
+            Calls::PostedAt,
+            Calls::BuyPerMinute,
+            Calls::BuyConnectionFee,
+            Calls::BuyMinDuration,
+            Calls::BuyFirstIncrement,
+            Calls::BuyNextIncrement,
+        ] {
             m.alter_table(Table::alter().table(Calls::Table).drop_column(col).to_owned()).await?;
         }
         Ok(())

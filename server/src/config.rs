@@ -129,6 +129,30 @@ pub struct CallSettings {
     /// The sweeper ends open calls past their paid-until deadline, or not seen alive, by this
     /// much.
     pub sweep_grace_secs: u64,
+    /// The price of a browser-to-browser call to its caller, per minute, decimal text: "0" (the
+    /// default) makes them free.
+    pub browser_per_minute: String,
+    pub browser_connection_fee: String,
+    /// Billing increments of browser calls, in seconds.
+    pub browser_first_increment: u32,
+    pub browser_next_increment: u32,
+}
+
+impl CallSettings {
+    /// The browser-call tariff; `None` when such calls are free.
+    pub fn browser_tariff(&self) -> anyhow::Result<Option<crate::rating::Tariff>> {
+        use crate::rating::{Money, Tariff};
+        let money =
+            |name: &str, text: &str| Money::parse(text).map_err(|e| anyhow::anyhow!("calls.{name} {text:?}: {e}"));
+        let per_minute = money("browser_per_minute", &self.browser_per_minute)?;
+        let fee = money("browser_connection_fee", &self.browser_connection_fee)?;
+        if per_minute == Money::ZERO && fee == Money::ZERO {
+            return Ok(None);
+        }
+        let t = Tariff::new(per_minute, fee, 0, self.browser_first_increment, self.browser_next_increment)
+            .map_err(|e| anyhow::anyhow!("calls.browser_*: {e}"))?;
+        Ok(Some(t))
+    }
 }
 
 /// STUN/TURN servers handed to browsers. With `turn_secret`, clients get short-lived TURN
@@ -273,6 +297,10 @@ impl Default for CallSettings {
             ws_messages_per_second: 20,
             billing_worker: true,
             sweep_grace_secs: 15,
+            browser_per_minute: "0".into(),
+            browser_connection_fee: "0".into(),
+            browser_first_increment: 60,
+            browser_next_increment: 60,
         }
     }
 }

@@ -20,6 +20,8 @@ pub enum Account {
     Revenue,
     /// What carriers charge us.
     CarrierCosts,
+    /// What we owe carriers, until settled.
+    CarrierPayable,
     /// The other side of an administrator's manual credit or debit.
     Adjustments,
 }
@@ -31,6 +33,7 @@ impl fmt::Display for Account {
             Account::PaymentClearing => f.write_str("payment_clearing"),
             Account::Revenue => f.write_str("revenue"),
             Account::CarrierCosts => f.write_str("carrier_costs"),
+            Account::CarrierPayable => f.write_str("carrier_payable"),
             Account::Adjustments => f.write_str("adjustments"),
         }
     }
@@ -42,6 +45,7 @@ impl Account {
             "payment_clearing" => Account::PaymentClearing,
             "revenue" => Account::Revenue,
             "carrier_costs" => Account::CarrierCosts,
+            "carrier_payable" => Account::CarrierPayable,
             "adjustments" => Account::Adjustments,
             _ => Account::User(UserId(s.strip_prefix("user:")?.parse().ok()?)),
         })
@@ -149,6 +153,12 @@ impl Posting {
     pub fn call_charge(call: &str, user: UserId, amount: Money) -> Result<Self, PostingError> {
         let source = Source { kind: "call", id: call.to_string() };
         Self::transfer(source, "Call", Account::User(user), Account::Revenue, amount)
+    }
+
+    /// What a carrier charges us for a call: a cost, owed to the carrier.
+    pub fn carrier_cost(call: &str, amount: Money) -> Result<Self, PostingError> {
+        let source = Source { kind: "carrier_cost", id: call.to_string() };
+        Self::transfer(source, "Carrier cost", Account::CarrierPayable, Account::CarrierCosts, amount)
     }
 
     /// An administrator's credit (positive) or debit (negative) of a user's balance.

@@ -70,7 +70,9 @@ impl App {
         };
         let gateway = if settings.gateway.enabled { Some(start_gateway(&settings.gateway).await?) } else { None };
         let (gateway, gateway_events) = gateway.unzip();
+        let browser_tariff = c.browser_tariff()?;
         let hub = Hub::new(db.clone(), call_config, gateway);
+        hub.set_browser_tariff(browser_tariff);
         crate::billing::spawn_sweeper(hub.clone(), CALL_HEARTBEAT, Duration::from_secs(c.sweep_grace_secs));
         if c.billing_worker {
             crate::billing::spawn_worker(hub.clone());

@@ -73,12 +73,12 @@ impl Sim {
                 Output::Warning { call, seconds_left } => format!("{call} WARNING {seconds_left}s left"),
                 Output::Cutoff { call } => {
                     let line = format!("{call} CUTOFF");
-                    self.trace.push(format!("{:>8} {line}", self.at(self.now)));
+                    self.trace.push(format!("@{} {line}", self.at(self.now)));
                     self.end(&call);
                     continue;
                 }
             };
-            self.trace.push(format!("{:>8} {line}", self.at(self.now)));
+            self.trace.push(format!("@{} {line}", self.at(self.now)));
         }
         self.check_invariant();
     }
@@ -117,7 +117,7 @@ impl Sim {
         // the charge.
         self.debited = self.debited + charge;
         self.wallet.end(self.now, &call.to_string(), charge);
-        self.trace.push(format!("{:>8} {call} ended, charged {charge}", self.at(self.now)));
+        self.trace.push(format!("@{} {call} ended, charged {charge}", self.at(self.now)));
     }
 
     fn step(&mut self, line: &str) {
@@ -133,9 +133,9 @@ impl Sim {
                 match self.wallet.authorize(self.now, call.to_string(), t) {
                     Ok(()) => {
                         self.tariffs.insert(call.to_string(), (t, None));
-                        self.trace.push(format!("{:>8} {call} authorized", self.at(self.now)));
+                        self.trace.push(format!("@{} {call} authorized", self.at(self.now)));
                     }
-                    Err(e) => self.trace.push(format!("{:>8} {call} refused: {e}", self.at(self.now))),
+                    Err(e) => self.trace.push(format!("@{} {call} refused: {e}", self.at(self.now))),
                 }
             }
             "answer" => {
@@ -150,7 +150,7 @@ impl Sim {
                 self.funded = self.funded + amount;
                 let available = self.funded - self.debited;
                 self.wallet.set_available(self.now, available);
-                self.trace.push(format!("{:>8} topup {amount}", self.at(self.now)));
+                self.trace.push(format!("@{} topup {amount}", self.at(self.now)));
             }
             other => panic!("unknown step {other}"),
         }
@@ -177,12 +177,12 @@ fn one_call_runs_until_the_money_is_gone_and_is_cut_at_a_boundary() {
          answer a
          at 200",
         expect![[r#"
-               0.000 a authorized
-               5.000 a committed 0.010000 until 105.000
-              45.000 a WARNING 60s left
-              95.000 a WARNING 10s left
-             105.000 a CUTOFF
-             105.000 a ended, charged 1.000000"#]],
+            @0.000 a authorized
+            @5.000 a committed 0.010000 until 105.000
+            @45.000 a WARNING 60s left
+            @95.000 a WARNING 10s left
+            @105.000 a CUTOFF
+            @105.000 a ended, charged 1.000000"#]],
     );
 }
 
@@ -196,10 +196,10 @@ fn a_short_call_is_charged_what_it_used_and_frees_the_rest() {
          hangup a
          dial b 0.60 0.05 0 60/60",
         expect![[r#"
-               0.000 a authorized
-               0.000 a committed 0.650000 until 180.000
-              61.000 a ended, charged 1.250000
-              61.000 b authorized"#]],
+            @0.000 a authorized
+            @0.000 a committed 0.650000 until 180.000
+            @61.000 a ended, charged 1.250000
+            @61.000 b authorized"#]],
     );
 }
 
@@ -215,19 +215,19 @@ fn parallel_calls_share_the_money_and_the_later_call_shortens_the_first() {
          answer b
          at 200",
         expect![[r#"
-               0.000 a authorized
-               0.000 a committed 0.001000 until 200.000
-              50.000 b authorized
-              50.000 a committed 0.051000 until 125.000
-              50.000 b committed 0.001000 until 125.000
-              65.000 a WARNING 60s left
-              65.000 b WARNING 60s left
-             115.000 a WARNING 10s left
-             115.000 b WARNING 10s left
-             125.000 a CUTOFF
-             125.000 a ended, charged 0.125000
-             125.000 b CUTOFF
-             125.000 b ended, charged 0.075000"#]],
+            @0.000 a authorized
+            @0.000 a committed 0.001000 until 200.000
+            @50.000 b authorized
+            @50.000 a committed 0.051000 until 125.000
+            @50.000 b committed 0.001000 until 125.000
+            @65.000 a WARNING 60s left
+            @65.000 b WARNING 60s left
+            @115.000 a WARNING 10s left
+            @115.000 b WARNING 10s left
+            @125.000 a CUTOFF
+            @125.000 a ended, charged 0.125000
+            @125.000 b CUTOFF
+            @125.000 b ended, charged 0.075000"#]],
     );
 }
 
@@ -241,16 +241,16 @@ fn a_top_up_during_the_call_moves_the_deadline_and_warns_again() {
          topup 0.10
          at 400",
         expect![[r#"
-               0.000 a authorized
-               0.000 a committed 0.001000 until 100.000
-              40.000 a WARNING 60s left
-              90.000 a WARNING 10s left
-              95.000 topup 0.100000
-              95.000 a committed 0.096000 until 200.000
-             140.000 a WARNING 60s left
-             190.000 a WARNING 10s left
-             200.000 a CUTOFF
-             200.000 a ended, charged 0.200000"#]],
+            @0.000 a authorized
+            @0.000 a committed 0.001000 until 100.000
+            @40.000 a WARNING 60s left
+            @90.000 a WARNING 10s left
+            @95.000 topup 0.100000
+            @95.000 a committed 0.096000 until 200.000
+            @140.000 a WARNING 60s left
+            @190.000 a WARNING 10s left
+            @200.000 a CUTOFF
+            @200.000 a ended, charged 0.200000"#]],
     );
 }
 
@@ -264,11 +264,11 @@ fn set_up_is_refused_when_other_calls_hold_the_money() {
          hangup a
          dial c 0.60 0.01 0 1/1",
         expect![[r#"
-               0.000 a authorized
-               0.000 b authorized
-               0.000 c refused: the call needs 0.020000 to start and 0.000000 is left
-               0.000 a ended, charged 0.000000
-               0.000 c refused: the call needs 0.020000 to start and 0.010000 is left"#]],
+            @0.000 a authorized
+            @0.000 b authorized
+            @0.000 c refused: the call needs 0.020000 to start and 0.000000 is left
+            @0.000 a ended, charged 0.000000
+            @0.000 c refused: the call needs 0.020000 to start and 0.010000 is left"#]],
     );
 }
 
@@ -280,8 +280,8 @@ fn free_calls_are_never_cut() {
          answer a
          at 10000",
         expect![[r#"
-               0.000 a authorized
-               0.000 a committed 0.000000 until -"#]],
+            @0.000 a authorized
+            @0.000 a committed 0.000000 until -"#]],
     );
 }
 
@@ -295,10 +295,10 @@ fn a_call_beyond_the_horizon_has_no_deadline_until_it_comes_near() {
          at 4000
          hangup a",
         expect![[r#"
-               0.000 a authorized
-               0.000 a committed 0.010000 until -
-            3600.000 a committed 0.610000 until 6000.000
-            4000.000 a ended, charged 0.670000"#]],
+            @0.000 a authorized
+            @0.000 a committed 0.010000 until -
+            @3600.000 a committed 0.610000 until 6000.000
+            @4000.000 a ended, charged 0.670000"#]],
     );
 }
 

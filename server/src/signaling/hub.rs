@@ -38,6 +38,8 @@ pub struct Hub {
     wallets: super::wallets::Wallets,
     /// Wakes the billing worker when an ended call is queued.
     billing: tokio::sync::Notify,
+    /// What a browser-to-browser call costs its caller (`None`: free).
+    browser_tariff: Mutex<Option<Tariff>>,
 }
 
 /// The gateway side of a PSTN call, as the hub tracks it.
@@ -53,7 +55,8 @@ struct PstnLeg {
 
 /// How a new call is recorded.
 pub enum CallRecordInit {
-    Webrtc,
+    /// Browser to browser, sold at the browser-call price when it has one.
+    Webrtc { sell: Option<Tariff> },
     /// To a number, through a carrier.
     PstnOut {
         number: String,
@@ -61,13 +64,11 @@ pub enum CallRecordInit {
         carrier_name: String,
         /// The retail rate's prefix and tariff the call is sold at.
         sell: Option<(String, Tariff)>,
+        /// The carrier's buy tariff for the number, when its deck has one.
+        buy: Option<Tariff>,
     },
     /// From a number, to a DID of the callee.
-    PstnIn {
-        from: String,
-        carrier_id: i64,
-        carrier_name: String,
-    },
+    PstnIn { from: String, carrier_id: i64, carrier_name: String },
 }
 
 const PSTN_PREFIX: &str = "pstn:";
@@ -116,7 +117,16 @@ impl Hub {
             gateway,
             wallets: Default::default(),
             billing: tokio::sync::Notify::new(),
+            browser_tariff: Mutex::new(None),
         })
+    }
+
+    pub fn set_browser_tariff(&self, t: Option<Tariff>) {
+        *self.browser_tariff.lock().unwrap_or_else(|p| p.into_inner()) = t;
+    }
+
+    pub fn browser_tariff(&self) -> Option<Tariff> {
+        *self.browser_tariff.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn db(&self) -> &Db {
@@ -305,7 +315,7 @@ impl Hub {
         caller_peer: Peer,
         callee: Peer,
         request_id: String,
-        offer: String,
+        (offer, sell): (String, Option<Tariff>),
     ) {
         let callee_user = UserId(callee.id);
         let now = Instant::now();
@@ -324,8 +334,15 @@ impl Hub {
         if let Some(d) = st.devices.get_mut(&caller.device) {
             d.calls.insert(id.clone());
         }
-        let task =
-            tokio::spawn(run_call(self.clone(), call, rx, caller, caller_peer, callee_user, CallRecordInit::Webrtc));
+        let task = tokio::spawn(run_call(
+            self.clone(),
+            call,
+            rx,
+            caller,
+            caller_peer,
+            callee_user,
+            CallRecordInit::Webrtc { sell },
+        ));
         st.calls.insert(id, LiveCall { tx, callee: callee_user, task });
     }
 
@@ -339,7 +356,7 @@ impl Hub {
         callee: Peer,
         request_id: String,
         offer: String,
-        (dial, sell): (GwDial, Option<(String, Tariff)>),
+        (dial, sell, buy): (GwDial, Option<(String, Tariff)>, Option<Tariff>),
     ) {
         let id = CallId(dial.call_id.clone());
         let record = CallRecordInit::PstnOut {
@@ -347,6 +364,7 @@ impl Hub {
             carrier_id: dial.trunk.carrier_id,
             carrier_name: dial.trunk.name.clone(),
             sell,
+            buy,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let mut st = self.lock();
@@ -630,8 +648,10 @@ async fn run_call(
     let id = call.id().clone();
     let now = Utc::now();
     let created = match init {
-        CallRecordInit::Webrtc => hub.db.create_call(&id.0, caller.user, &caller.device.0, callee, now).await,
-        CallRecordInit::PstnOut { number, carrier_id, carrier_name, sell } => {
+        CallRecordInit::Webrtc { sell } => {
+            hub.db.create_call(&id.0, caller.user, &caller.device.0, callee, now, sell).await
+        }
+        CallRecordInit::PstnOut { number, carrier_id, carrier_name, sell, buy } => {
             let c = PstnCall {
                 kind: "pstn_out",
                 user: caller.user,
@@ -640,6 +660,7 @@ async fn run_call(
                 carrier_id,
                 carrier_name: &carrier_name,
                 sell,
+                buy,
             };
             hub.db.create_pstn_call(&id.0, &c, now).await
         }
@@ -652,6 +673,7 @@ async fn run_call(
                 carrier_id,
                 carrier_name: &carrier_name,
                 sell: None,
+                buy: None,
             };
             hub.db.create_pstn_call(&id.0, &c, now).await
         }

@@ -260,8 +260,29 @@ async fn dial(
             return refuse("internal", "something went wrong on our side");
         }
     };
+    // A browser call has its own price (free unless configured): its start is set aside too.
+    let call = CallId(ids::random(12));
+    let sell = hub.browser_tariff();
+    if let Some(tariff) = sell {
+        match hub.authorize(UserId(me.id), &call, tariff).await {
+            Ok(()) => {}
+            Err(crate::signaling::wallets::AuthorizeError::Refused(_)) => {
+                return refuse(
+                    "insufficient_funds",
+                    &format!(
+                        "your balance does not cover the start of a call ({}/min); top up first",
+                        tariff.per_minute
+                    ),
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "authorizing a browser call failed");
+                return refuse("internal", "something went wrong on our side");
+            }
+        }
+    }
     let caller = Party { user: UserId(me.id), device: device.clone() };
-    hub.dial(CallId(ids::random(12)), caller, me.clone(), peer, request_id, sdp);
+    hub.dial(call, caller, me.clone(), peer, request_id, (sdp, sell));
     None
 }
 
@@ -380,6 +401,6 @@ async fn dial_number(
     };
     let caller = Party { user: UserId(me.id), device: device.clone() };
     let callee = Peer { id: 0, display_name: number.to_string(), number: Some(number.as_str().to_string()) };
-    hub.dial_number(caller, me.clone(), callee, request_id, sdp, (dial, Some((sell.prefix, sell.tariff))));
+    hub.dial_number(caller, me.clone(), callee, request_id, sdp, (dial, Some((sell.prefix, sell.tariff)), None));
     None
 }

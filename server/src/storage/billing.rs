@@ -14,7 +14,7 @@ use sea_orm::{
 
 use super::{
     Db, Result,
-    calls::sell_tariff,
+    calls::{buy_tariff, sell_tariff},
     entities::{billing_outbox as outbox, call_attempts as attempts, calls},
     ledger::{Posted, post_in},
 };
@@ -96,33 +96,49 @@ impl Db {
         };
         let user = UserId(queued.user_id);
         let row = calls::Entity::find_by_id(id).one(&txn).await?;
-        let (charge, billable) = match row.as_ref().and_then(|r| Some((r, sell_tariff(r)?))) {
-            Some((r, tariff)) => {
-                let talk = match (r.answered_at, r.ended_at) {
-                    (Some(a), Some(e)) => {
-                        let talk = (e - a).to_std().unwrap_or_default();
-                        // Never more than what the wallet paid for.
-                        let cap = r.paid_secs.and_then(|s| u64::try_from(s).ok()).map(std::time::Duration::from_secs);
-                        Some(cap.map_or(talk, |c| talk.min(c)))
-                    }
-                    _ => None,
-                };
-                let c = crate::rating::rate(&tariff, talk);
+        let talk = row.as_ref().and_then(|r| Some((r.ended_at? - r.answered_at?).to_std().unwrap_or_default()));
+        let (charge, billable) = match row.as_ref().and_then(sell_tariff) {
+            Some(tariff) => {
+                // Never more than what the wallet paid for.
+                let cap = row
+                    .as_ref()
+                    .and_then(|r| r.paid_secs)
+                    .and_then(|s| u64::try_from(s).ok())
+                    .map(std::time::Duration::from_secs);
+                let c = crate::rating::rate(&tariff, talk.map(|t| cap.map_or(t, |c| t.min(c))));
                 (c.amount, c.billable_secs)
             }
             None => (Money::ZERO, 0),
         };
+        // What the carrier charges us for the talk it carried, by its own tariff.
+        let cost = row.as_ref().and_then(buy_tariff).map(|t| crate::rating::rate(&t, talk).amount);
         calls::Entity::update_many()
             .col_expr(calls::Column::BillableSecs, Expr::value(i64::try_from(billable).unwrap_or(i64::MAX)))
             .col_expr(calls::Column::Charge, Expr::value(charge.0))
+            .col_expr(calls::Column::BuyCost, Expr::value(cost.map(|c| c.0)))
             .col_expr(calls::Column::PostedAt, Expr::value(now))
             .filter(calls::Column::Id.eq(id))
             .exec(&txn)
             .await?;
+        let mut postings = vec![];
         if charge > Money::ZERO
-            && let Ok(posting) = Posting::call_charge(id, user, charge)
-            && post_in(&txn, &posting, None, now).await? == Posted::AlreadyPosted
+            && let Ok(p) = Posting::call_charge(id, user, charge)
         {
+            postings.push(p);
+        }
+        if let Some(cost) = cost.filter(|c| *c > Money::ZERO)
+            && let Ok(p) = Posting::carrier_cost(id, cost)
+        {
+            postings.push(p);
+        }
+        let mut already = false;
+        for p in &postings {
+            already |= post_in(&txn, p, None, now).await? == Posted::AlreadyPosted;
+            if already {
+                break;
+            }
+        }
+        if already {
             // Posted before (a worker died after its commit?): the row only needs to go.
             txn.rollback().await?;
             outbox::Entity::delete_by_id(id).exec(&self.conn).await?;

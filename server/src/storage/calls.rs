@@ -93,6 +93,8 @@ pub struct PstnCall<'a> {
     pub carrier_name: &'a str,
     /// What the user pays: the retail rate's prefix and tariff (`None`: not charged).
     pub sell: Option<(String, Tariff)>,
+    /// What the carrier charges us, from its buy deck (`None`: unknown).
+    pub buy: Option<Tariff>,
 }
 
 /// The price a call was sold at, when it has one.
@@ -136,11 +138,48 @@ fn call_row(id: &str, kind: &str, caller: UserId, callee: Option<UserId>, now: D
         paid_secs: Set(None),
         buy_cost: Set(None),
         posted_at: Set(None),
+        buy_per_minute: Set(None),
+        buy_connection_fee: Set(None),
+        buy_min_duration: Set(None),
+        buy_first_increment: Set(None),
+        buy_next_increment: Set(None),
     }
 }
 
+/// The retail tariff a call is sold at, on its row.
+fn set_sell(row: &mut calls::ActiveModel, prefix: &str, t: &Tariff) {
+    let secs = |s: u32| Set(Some(i32::try_from(s).unwrap_or(i32::MAX)));
+    row.sell_prefix = Set(Some(prefix.to_string()));
+    row.sell_per_minute = Set(Some(t.per_minute.0));
+    row.sell_connection_fee = Set(Some(t.connection_fee.0));
+    row.sell_min_duration = secs(t.min_duration);
+    row.sell_first_increment = secs(t.first_increment);
+    row.sell_next_increment = secs(t.next_increment);
+}
+
+/// The carrier's tariff a call is bought at, on its row.
+fn set_buy(row: &mut calls::ActiveModel, t: &Tariff) {
+    let secs = |s: u32| Set(Some(i32::try_from(s).unwrap_or(i32::MAX)));
+    row.buy_per_minute = Set(Some(t.per_minute.0));
+    row.buy_connection_fee = Set(Some(t.connection_fee.0));
+    row.buy_min_duration = secs(t.min_duration);
+    row.buy_first_increment = secs(t.first_increment);
+    row.buy_next_increment = secs(t.next_increment);
+}
+
+pub(super) fn buy_tariff(m: &calls::Model) -> Option<Tariff> {
+    Tariff::new(
+        Money(m.buy_per_minute?),
+        Money(m.buy_connection_fee?),
+        m.buy_min_duration?.try_into().ok()?,
+        m.buy_first_increment?.try_into().ok()?,
+        m.buy_next_increment?.try_into().ok()?,
+    )
+    .ok()
+}
+
 impl Db {
-    /// A browser call and its caller's leg.
+    /// A browser call and its caller's leg; `sell` is the browser-call price, if not free.
     pub async fn create_call(
         &self,
         id: &str,
@@ -148,8 +187,17 @@ impl Db {
         caller_device: &str,
         callee: UserId,
         now: DateTime<Utc>,
+        sell: Option<Tariff>,
     ) -> Result<()> {
-        self.insert_call(id, "webrtc", caller, caller_device, Some(callee), now).await
+        let txn = self.conn.begin().await?;
+        let mut row = call_row(id, "webrtc", caller, Some(callee), now);
+        if let Some(t) = &sell {
+            set_sell(&mut row, "webrtc", t);
+        }
+        row.insert(&txn).await?;
+        leg(id, caller, caller_device, "caller", now).insert(&txn).await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// A PSTN call of `c.user`, whose leg `c.device` is the user's side.
@@ -161,31 +209,13 @@ impl Db {
         row.carrier_id = Set(Some(c.carrier_id));
         row.carrier_name = Set(Some(c.carrier_name.to_string()));
         if let Some((prefix, t)) = &c.sell {
-            row.sell_prefix = Set(Some(prefix.to_string()));
-            row.sell_per_minute = Set(Some(t.per_minute.0));
-            row.sell_connection_fee = Set(Some(t.connection_fee.0));
-            row.sell_min_duration = Set(Some(t.min_duration.try_into().unwrap_or(i32::MAX)));
-            row.sell_first_increment = Set(Some(t.first_increment.try_into().unwrap_or(i32::MAX)));
-            row.sell_next_increment = Set(Some(t.next_increment.try_into().unwrap_or(i32::MAX)));
+            set_sell(&mut row, prefix, t);
+        }
+        if let Some(t) = &c.buy {
+            set_buy(&mut row, t);
         }
         row.insert(&txn).await?;
         leg(id, c.user, c.device, "caller", now).insert(&txn).await?;
-        txn.commit().await?;
-        Ok(())
-    }
-
-    async fn insert_call(
-        &self,
-        id: &str,
-        kind: &str,
-        caller: UserId,
-        caller_device: &str,
-        callee: Option<UserId>,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let txn = self.conn.begin().await?;
-        call_row(id, kind, caller, callee, now).insert(&txn).await?;
-        leg(id, caller, caller_device, "caller", now).insert(&txn).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -215,3 +215,48 @@ async fn a_call_is_warned_then_cut_and_a_top_up_extends_it() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["balance_micros"], 0, "{me}");
 }
+
+#[tokio::test]
+async fn browser_calls_are_free_by_default_and_charged_at_their_own_price_when_set() {
+    const OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
+    // 0.60/min per second, no fee.
+    let app = spawn_app_with(|s| {
+        s.calls.browser_per_minute = "0.6".into();
+        s.calls.browser_first_increment = 1;
+        s.calls.browser_next_increment = 1;
+    })
+    .await;
+    let admin = app.admin().await;
+    let ada = app.new_user("ada@example.com").await;
+    let bob = app.new_user("bob@example.com").await;
+    let mut a = app.ws(&ada.access).await;
+    let mut b = app.ws(&bob.access).await;
+    let dial = json!({"type": "dial", "request_id": "r1", "callee": user_id(&bob), "sdp": OFFER});
+    // No money, no call.
+    a.send(dial.clone()).await;
+    assert_eq!(a.expect("error").await["code"], "insufficient_funds");
+    crate::rates::credit(&app, &admin, user_id(&ada), "1").await;
+    a.send(dial).await;
+    let call = a.expect("calling").await["call_id"].as_str().unwrap().to_string();
+    b.expect("incoming").await;
+    b.send(json!({"type": "answer", "call_id": call, "sdp": OFFER})).await;
+    a.expect("answered").await;
+    b.expect("connected").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    a.send(json!({"type": "hangup", "call_id": call})).await;
+    b.expect("ended").await;
+    wait_until_posted(&app).await;
+    let charge = app.db.call_billing(&call).await.unwrap().unwrap().charge.unwrap().0;
+    assert!((20_000..=40_000).contains(&charge), "about 3 s at 0.01/s: {charge}");
+    let (balance, _) = ledger_total(&app, &admin, user_id(&ada)).await;
+    assert_eq!(balance, 1_000_000 - charge);
+
+    // Without a price (the default), the same call is free and costs nothing.
+    let app = spawn_app().await;
+    let ada = app.new_user("ada@example.com").await;
+    let bob = app.new_user("bob@example.com").await;
+    let mut a = app.ws(&ada.access).await;
+    let _b = app.ws(&bob.access).await;
+    a.send(json!({"type": "dial", "request_id": "r1", "callee": user_id(&bob), "sdp": OFFER})).await;
+    a.expect("calling").await;
+}

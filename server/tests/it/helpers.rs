@@ -233,7 +233,7 @@ impl Ws {
         }
     }
 
-    /// Skips messages until one of type `kind` (presence updates, balance pushes and `ringing` are skipped
+    /// Skips messages until one of type `kind` (presence updates, money pushes and `ringing` are skipped
     /// silently; anything else skipped is a test failure).
     pub async fn expect(&mut self, kind: &'static str) -> Value {
         loop {
@@ -242,7 +242,8 @@ impl Ws {
                 return msg;
             }
             assert!(
-                msg["type"] == "presence" || msg["type"] == "ringing" || msg["type"] == "balance",
+                ["presence", "ringing", "balance", "call_credit", "call_charged"]
+                    .contains(&msg["type"].as_str().unwrap_or("")),
                 "waiting for {kind}, got {msg}"
             );
         }

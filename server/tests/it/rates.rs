@@ -161,6 +161,8 @@ fn sold_call(user: server::domain::UserId, tariff: Tariff) -> PstnCall<'static> 
         carrier_id: 1,
         carrier_name: "c",
         sell: Some(("1".into(), tariff)),
+        // The carrier's price: 0.01/min per second.
+        buy: Some(Tariff::new(Money(10_000), Money::ZERO, 0, 1, 1).unwrap()),
     }
 }
 
@@ -192,6 +194,9 @@ async fn an_answered_call_is_charged_once_when_it_ends() {
         app.db.post_call(id, end).await.unwrap();
     }
     wait_until_posted(&app).await;
+    // The CDR: sold for 0.045, bought for 61 s at 0.01/min = 0.010167: margin 0.034833.
+    let cdr = app.db.call_billing("answered").await.unwrap().unwrap();
+    assert_eq!((cdr.charge, cdr.buy_cost, cdr.billable_secs), (Some(Money(45_000)), Some(Money(10_167)), Some(120)));
     let (_, page) = status_json(app.get_auth("/api/me/ledger", &u.access).await).await;
     assert_eq!(page["total"], 1);
     assert_eq!(

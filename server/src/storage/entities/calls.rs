@@ -31,6 +31,11 @@ pub struct Model {
     pub paid_secs: Option<i64>,
     pub buy_cost: Option<i64>,
     pub posted_at: Option<DateTimeUtc>,
+    pub buy_per_minute: Option<i64>,
+    pub buy_connection_fee: Option<i64>,
+    pub buy_min_duration: Option<i32>,
+    pub buy_first_increment: Option<i32>,
+    pub buy_next_increment: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
