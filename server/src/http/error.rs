@@ -51,6 +51,9 @@ pub enum ApiError {
     /// 409 `conflict`
     #[error("{0}")]
     Conflict(&'static str),
+    /// 409 `conflict`, with the reason for each key (a file's rows that clash with what exists).
+    #[error("{0}")]
+    Conflicts(String, BTreeMap<String, String>),
     /// 409 `under_review`: a card payment of this account was disputed.
     #[error("this account is under review after a disputed card payment; contact support")]
     UnderReview,
@@ -86,7 +89,7 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, codes::FORBIDDEN),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, codes::NOT_FOUND),
             Self::EmailTaken => (StatusCode::CONFLICT, codes::EMAIL_TAKEN),
-            Self::Conflict(_) => (StatusCode::CONFLICT, codes::CONFLICT),
+            Self::Conflict(_) | Self::Conflicts(..) => (StatusCode::CONFLICT, codes::CONFLICT),
             Self::UnderReview => (StatusCode::CONFLICT, codes::UNDER_REVIEW),
             Self::PaymentsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, codes::PAYMENTS_UNAVAILABLE),
             Self::PaymentProvider(_) => (StatusCode::BAD_GATEWAY, codes::PAYMENT_PROVIDER_ERROR),
@@ -111,7 +114,7 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let fields = match &self {
-            Self::Validation(fields) => fields.clone(),
+            Self::Validation(fields) | Self::Conflicts(_, fields) => fields.clone(),
             _ => BTreeMap::new(),
         };
         let body = ErrorBody { error: ErrorDetail { code: code.to_string(), message, fields } };

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod limiter;
 pub mod money;
+pub mod rate_csv;
 pub mod rates;
 pub mod topups;
 
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(carriers::router())
         .merge(money::router())
         .merge(rates::router())
+        .merge(rate_csv::router())
         .merge(topups::router())
         .fallback(|| async { ApiError::NotFound("no such API endpoint") })
         .method_not_allowed_fallback(|| async {

@@ -24,7 +24,7 @@ pub use calls::PstnCall;
 pub use carriers::{CarrierUpdateError, NameTaken};
 pub use dids::{DidEntry, DidRefused};
 pub use ledger::{Audit, Posted, StatementLine};
-pub use rates::{NewRetailRate, RatePlan, RateRefused, RetailRate};
+pub use rates::{ImportRefused, NewRetailRate, RatePlan, RateRefused, RetailRate};
 pub use sessions::Rotation;
 pub use topups::TopupRow;
 pub use users::NewUser;

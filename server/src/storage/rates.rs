@@ -269,3 +269,107 @@ impl Db {
             .is_some())
     }
 }
+
+/// Why a rate file was not imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportRefused {
+    NoSuchPlan,
+    /// Prefixes with a rate (this id) that starts on or after the file's date, or ends after it.
+    Overlaps(Vec<(String, i64)>),
+}
+
+impl Db {
+    /// Imports a whole rate file into a plan, effective from `from`: every row or none. A
+    /// prefix's open-ended rate that started before `from` is superseded (it ends at `from`);
+    /// any other overlap refuses the file. Audited once, with the row count.
+    pub async fn import_retail_rates(
+        &self,
+        actor: UserId,
+        plan_id: i64,
+        rows: &[(String, String, Tariff)],
+        from: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Result<u64, ImportRefused>> {
+        use sea_orm::sea_query::Expr;
+        let txn = self.begin_write().await?;
+        let mut find_plan = rate_plans::Entity::find_by_id(plan_id);
+        if self.is_postgres() {
+            find_plan = find_plan.lock_exclusive();
+        }
+        if find_plan.one(&txn).await?.is_none() {
+            return Ok(Err(ImportRefused::NoSuchPlan));
+        }
+        let existing = retail_rates::Entity::find().filter(retail_rates::Column::PlanId.eq(plan_id)).all(&txn).await?;
+        let incoming: std::collections::HashSet<&str> = rows.iter().map(|(p, _, _)| p.as_str()).collect();
+        let (mut supersede, mut clashes) = (vec![], vec![]);
+        for r in existing.iter().filter(|r| incoming.contains(r.prefix.as_str())) {
+            if r.effective_until.is_none() && r.effective_from < from {
+                supersede.push(r.id);
+            } else if periods_overlap((r.effective_from, r.effective_until), (from, None)) {
+                clashes.push((r.prefix.clone(), r.id));
+            }
+        }
+        if !clashes.is_empty() {
+            clashes.sort();
+            return Ok(Err(ImportRefused::Overlaps(clashes)));
+        }
+        for chunk in supersede.chunks(500) {
+            retail_rates::Entity::update_many()
+                .col_expr(retail_rates::Column::EffectiveUntil, Expr::value(Some(from)))
+                .filter(retail_rates::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+        for chunk in rows.chunks(500) {
+            let models = chunk.iter().map(|(prefix, description, t)| retail_rates::ActiveModel {
+                id: NotSet,
+                plan_id: Set(plan_id),
+                prefix: Set(prefix.clone()),
+                description: Set(description.clone()),
+                per_minute: Set(t.per_minute.0),
+                connection_fee: Set(t.connection_fee.0),
+                min_duration: Set(t.min_duration.try_into().unwrap_or(i32::MAX)),
+                first_increment: Set(t.first_increment.try_into().unwrap_or(i32::MAX)),
+                next_increment: Set(t.next_increment.try_into().unwrap_or(i32::MAX)),
+                effective_from: Set(from),
+                effective_until: Set(None),
+                created_at: Set(now),
+            });
+            retail_rates::Entity::insert_many(models).exec(&txn).await?;
+        }
+        let audit = Audit {
+            actor,
+            action: "retail_rate.import",
+            target: format!("rate_plan:{plan_id}"),
+            before: None,
+            after: Some(format!(
+                r#"{{"rows":{},"superseded":{},"effective_from":"{}"}}"#,
+                rows.len(),
+                supersede.len(),
+                from.to_rfc3339()
+            )),
+        };
+        write_audit(&txn, audit, now).await?;
+        txn.commit().await?;
+        Ok(Ok(rows.len() as u64))
+    }
+
+    /// A plan's rates in effect at `at`, by prefix (for export). `None` for an unknown plan.
+    pub async fn retail_rates_at(&self, plan_id: i64, at: DateTime<Utc>) -> Result<Option<Vec<RetailRate>>> {
+        if !self.rate_plan_exists(plan_id).await? {
+            return Ok(None);
+        }
+        let rows = retail_rates::Entity::find()
+            .filter(retail_rates::Column::PlanId.eq(plan_id))
+            .filter(retail_rates::Column::EffectiveFrom.lte(at))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(retail_rates::Column::EffectiveUntil.is_null())
+                    .add(retail_rates::Column::EffectiveUntil.gt(at)),
+            )
+            .order_by_asc(retail_rates::Column::Prefix)
+            .all(&self.conn)
+            .await?;
+        Ok(Some(rows.into_iter().map(rate).collect()))
+    }
+}

@@ -236,3 +236,84 @@ pub async fn wait_until_posted(app: &TestApp) {
     }
     panic!("the billing outbox did not empty within 10 s");
 }
+
+async fn post_csv(app: &TestApp, token: &str, path: &str, csv: &str) -> (StatusCode, Value) {
+    let r = app
+        .client
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .header("content-type", "text/csv")
+        .body(csv.to_string())
+        .send()
+        .await
+        .unwrap();
+    status_json(r).await
+}
+
+#[tokio::test]
+async fn retail_rates_import_from_csv_as_a_whole_and_export_back() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let plan = default_plan(&app, &admin).await;
+    let path = format!("/api/admin/rate-plans/{plan}/rates.csv");
+    // Malformed lines: refused as a whole, with each line's reason; nothing written.
+    let bad = "prefix,description,price_per_minute,connection_fee,min_duration,increment\n1,USA,0.01,0,0,60\n\
+               44,UK,-0.02,0,0,60\n33,\"France,0.03,0,0,60\n";
+    let (status, body) = post_csv(&app, &admin.access, &path, bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let fields = body["error"]["fields"].as_object().unwrap();
+    assert!(fields.contains_key("line 3") && fields.contains_key("line 4"), "{body}");
+    // A zero retail price is refused too (a buy deck may have one; a price list may not).
+    let zero = "prefix,description,price_per_minute,connection_fee,min_duration,increment\n1,USA,0,0,0,60\n";
+    let (status, body) = post_csv(&app, &admin.access, &path, zero).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["fields"]["prefix 1"], "price_per_minute must be more than zero");
+    let (_, listed) =
+        status_json(app.get_auth(&format!("/api/admin/rate-plans/{plan}/rates"), &admin.access).await).await;
+    assert_eq!(listed["total"], 0, "nothing was half-imported: {listed}");
+    // Users cannot import or export.
+    let u = app.new_user("u@example.com").await;
+    assert_eq!(post_csv(&app, &u.access, &path, zero).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(app.get_auth(&path, &u.access).await.status(), StatusCode::FORBIDDEN);
+
+    let good = "prefix,description,price_per_minute,connection_fee,min_duration,first_increment,next_increment\n\
+                1,USA,0.01,0,0,60,60\n44,\"UK, all\",0.02,0.005,30,30,6\n";
+    let (status, body) = post_csv(&app, &admin.access, &path, good).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["rows"], 2);
+    let (_, q) = status_json(app.get_auth("/api/rates/quote?number=%2B442079460123", &u.access).await).await;
+    assert_eq!(q["rate"]["per_minute_micros"], 20_000, "{q}");
+    // Export gives the same rates back, in the same format.
+    let csv = app.get_auth(&path, &admin.access).await.text().await.unwrap();
+    assert_eq!(
+        csv.lines().skip(1).collect::<Vec<_>>(),
+        ["1,USA,0.010000,0.000000,0,60,60", "44,\"UK, all\",0.020000,0.005000,30,30,6"],
+        "{csv}"
+    );
+    // A new file supersedes the open-ended rates from its date; one whose date comes before a
+    // rate that already starts later is refused with the prefixes.
+    let later = (Utc::now() + Duration::days(30)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (status, body) = post_csv(
+        &app,
+        &admin.access,
+        &format!("{path}?effective_from={later}"),
+        "prefix,description,price_per_minute,connection_fee,min_duration,increment\n1,USA,0.015,0,0,60\n",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = post_csv(
+        &app,
+        &admin.access,
+        &path,
+        "prefix,description,price_per_minute,connection_fee,min_duration,increment\n1,USA,0.02,0,0,60\n",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"]["fields"]["prefix 1"].is_string(), "{body}");
+    let (status, _) = post_csv(&app, &admin.access, &format!("{path}?effective_from=tomorrow"), good).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        post_csv(&app, &admin.access, "/api/admin/rate-plans/999/rates.csv", good).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
