@@ -64,6 +64,18 @@ pub struct Funds {
     pub available_micros: i64,
 }
 
+/// A paid call's money, from the server's `CallCredit` pushes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credit {
+    pub call_id: String,
+    pub per_minute_micros: i64,
+    /// Committed so far: the connection fee and the billing increments started.
+    pub cost_micros: i64,
+    /// Seconds the call can go on, as of `at_ms` (`None`: over an hour).
+    pub seconds_left: Option<u64>,
+    pub at_ms: i64,
+}
+
 /// What the UI shows. Cheap to copy; provided as context.
 #[derive(Clone, Copy)]
 pub struct Phone {
@@ -71,8 +83,18 @@ pub struct Phone {
     pub incoming: RwSignal<Vec<Incoming>>,
     /// Why the last call ended, in words.
     pub ended: RwSignal<Option<String>>,
+    /// The last call's end cause code (`credit_exhausted` offers a top-up).
+    pub ended_code: RwSignal<Option<String>>,
     /// A problem to show (microphone denied, a refused dial, …).
     pub error: RwSignal<Option<String>>,
+    /// The code of that problem, when the server gave one (`insufficient_funds` offers a top-up).
+    pub error_code: RwSignal<Option<String>>,
+    /// The current call's money (phone calls, and browser calls when they are priced).
+    pub credit: RwSignal<Option<Credit>>,
+    /// The server warned the balance runs out: (seconds left then, when, in ms since the epoch).
+    pub credit_warning: RwSignal<Option<(u64, i64)>>,
+    /// The last ended call's final charge: (call id, micro-units), once posted.
+    pub last_charge: RwSignal<Option<(String, i64)>>,
     pub online: RwSignal<Vec<i64>>,
     /// The signaling socket is up.
     pub connected: RwSignal<bool>,
@@ -93,7 +115,12 @@ impl Phone {
             screen: RwSignal::new(Screen::Idle),
             incoming: RwSignal::new(vec![]),
             ended: RwSignal::new(None),
+            ended_code: RwSignal::new(None),
             error: RwSignal::new(None),
+            error_code: RwSignal::new(None),
+            credit: RwSignal::new(None),
+            credit_warning: RwSignal::new(None),
+            last_charge: RwSignal::new(None),
             online: RwSignal::new(vec![]),
             connected: RwSignal::new(false),
             stats: RwSignal::new(Stats::default()),
@@ -124,6 +151,10 @@ struct Controller {
     /// The current (phone) call's media answer arrived before the answer: the network plays
     /// ringback, not us.
     early_media: bool,
+    /// The beep of a low-balance warning, while it plays.
+    beep: Option<Tone>,
+    /// The id of the call that ended last (its charge arrives after the end).
+    last_call: Option<String>,
 }
 
 thread_local! {
@@ -160,6 +191,8 @@ pub fn start(phone: Phone, auth: Auth) {
             tone: None,
             retry: 0,
             early_media: false,
+            beep: None,
+            last_call: None,
         });
         true
     });
@@ -402,9 +435,37 @@ fn on_message(msg: ServerMsg) {
                 *reconnecting = false;
             }
         }),
-        ServerMsg::Ended { call_id, message, .. } => {
+        ServerMsg::CallCredit { call_id, per_minute_micros, cost_micros, seconds_left } => with(|c| {
+            if c.phone.screen.get_untracked().call_id() == Some(&call_id) {
+                let at_ms = js_sys::Date::now() as i64;
+                c.phone.credit.set(Some(Credit { call_id, per_minute_micros, cost_micros, seconds_left, at_ms }));
+                // A later deadline (a top-up) takes the warning away.
+                if seconds_left.is_none_or(|s| s > 60) {
+                    c.phone.credit_warning.set(None);
+                }
+            }
+        })
+        .unwrap_or(()),
+        ServerMsg::CreditWarning { call_id, seconds_left } => with(|c| {
+            if c.phone.screen.get_untracked().call_id() == Some(&call_id) {
+                c.phone.credit_warning.set(Some((seconds_left, js_sys::Date::now() as i64)));
+                c.beep = Tone::play(tones::WARNING);
+            }
+        })
+        .unwrap_or(()),
+        ServerMsg::CallCharged { call_id, charge_micros } => with(|c| {
+            if c.last_call.as_deref() == Some(&call_id) {
+                c.phone.last_charge.set(Some((call_id, charge_micros)));
+            }
+        })
+        .unwrap_or(()),
+        ServerMsg::Ended { call_id, cause, message } => {
             let current = with(|c| c.phone.screen.get_untracked().call_id() == Some(&call_id)).unwrap_or(false);
             if current {
+                with(|c| {
+                    c.last_call = Some(call_id.clone());
+                    c.phone.ended_code.set(Some(cause.clone()));
+                });
                 finish(Some(message));
             } else {
                 with(|c| {
@@ -438,7 +499,10 @@ fn on_error(code: &str, message: String, request_id: Option<String>, call_id: Op
         with(|c| matches!(c.phone.screen.get_untracked(), Screen::Outgoing { call_id: None, .. })).unwrap_or(false);
     if request_id.is_some() && dialing {
         finish(None);
-        with(|c| c.phone.error.set(Some(message)));
+        with(|c| {
+            c.phone.error_code.set(Some(code.to_string()));
+            c.phone.error.set(Some(message));
+        });
     } else if code != "unknown_call" || call_id.is_none() {
         with(|c| c.phone.error.set(Some(message)));
     }
@@ -471,9 +535,15 @@ fn update_call(call_id: &str, f: impl FnOnce(&mut Screen)) {
 /// Ends the current call locally: media closed, tones off, the reason shown.
 fn finish(message: Option<String>) {
     with(|c| {
+        if let Some(id) = c.phone.screen.get_untracked().call_id() {
+            c.last_call = Some(id.to_string());
+        }
         c.media = None;
         c.early_ice.clear();
         c.tone = None;
+        c.beep = None;
+        c.phone.credit.set(None);
+        c.phone.credit_warning.set(None);
         c.phone.screen.set(Screen::Idle);
         c.phone.stats.set(Stats::default());
         if message.is_some() {
@@ -541,7 +611,10 @@ pub fn dial(peer: Peer) {
             return false;
         }
         c.phone.error.set(None);
+        c.phone.error_code.set(None);
         c.phone.ended.set(None);
+        c.phone.ended_code.set(None);
+        c.phone.last_charge.set(None);
         c.caller = true;
         c.early_media = false;
         c.phone.stats.set(Default::default());

@@ -16,6 +16,8 @@ type Cadence = (&'static [f32], f64, f64, u32);
 pub const RINGBACK: Cadence = (&[440.0, 480.0], 2.0, 4.0, 30);
 /// A ringtone: 480 + 620 Hz, 1 s on, 2 s off.
 pub const RINGTONE: Cadence = (&[480.0, 620.0], 1.0, 2.0, 60);
+/// The balance is running out: one short 1 kHz beep.
+pub const WARNING: Cadence = (&[1000.0], 0.3, 0.7, 1);
 /// Call waiting: one short 440 Hz beep every 5 s.
 pub const WAITING: Cadence = (&[440.0], 0.3, 5.0, 24);
 

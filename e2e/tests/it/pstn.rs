@@ -102,6 +102,9 @@ async fn outbound_call_authenticates_carries_audio_and_dtmf_and_the_browser_hang
         let ringback = until_above(10, || packets_at(&b, "#call-state")).await;
         anyhow::ensure!(ringback > 10, "ringback packets before the answer: {ringback}");
         b.wait_text("#call-state", "In call").await?;
+        // The running cost (the first minute, committed at the answer) and the time left.
+        b.wait_text("#call-cost", "0.01").await?;
+        b.wait_text("#call-time-left", "over an hour").await?;
         // Audio both ways: the far end echoes what the browser sends.
         let before = packets(&b).await;
         wait_carrier_packets(&media, 50).await?;
@@ -115,7 +118,8 @@ async fn outbound_call_authenticates_carries_audio_and_dtmf_and_the_browser_hang
         anyhow::ensure!(events == vec![1, 5, 11], "telephone-events at the carrier: {events:?}");
         b.click("#hangup").await?;
         b.gone("#call-state").await?;
-        // Charged one minute at 0.01 when it ended; the balance on the page follows.
+        // Charged one minute at 0.01 when it ended; the page says so and the balance follows.
+        b.wait_text("#call-charge", "This call cost 0.01").await?;
         b.wait_text("#balance", "9.99").await?;
         // The balance page lists the charge under the credit; the history shows the cost.
         b.click("#nav-balance").await?;
@@ -273,4 +277,50 @@ async fn an_admin_adds_a_carrier_and_a_did_in_the_dashboard() {
     })
     .await
     .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_running_out_of_money_is_warned_then_cut_and_offers_a_top_up() {
+    let stack = Stack::start().await.unwrap();
+    let port = free_udp_port();
+    carrier_and_ada(&stack, port).await.unwrap();
+    // +1 202 costs 0.60/min per second (0.01 a second); Ada is left with 0.15: 15 seconds.
+    stack
+        .admin_post(
+            "/api/admin/rate-plans/1/rates",
+            serde_json::json!({"prefix": "1202", "per_minute": "0.6", "first_increment": 1, "next_increment": 1}),
+        )
+        .await
+        .unwrap();
+    stack
+        .admin_post("/api/admin/users/2/adjustments", serde_json::json!({"amount": "-9.85", "reason": "test"}))
+        .await
+        .unwrap();
+    let media = MediaPeer::start().await.unwrap();
+    let sipp = Sipp::uas("uas_answer_until_bye.xml", port, media.port).unwrap();
+    with_browser("pstn-credit-cutoff", |b| async move {
+        b.log_in(&stack, "ada@example.com", PASSWORD).await?;
+        dial(&b, "+1 202 555 0143").await?;
+        b.wait_text("#call-state", "In call").await?;
+        // Less than a minute left: warned at once (and a beep), with a top-up link that opens
+        // in a new tab; the time left counts down.
+        b.wait_text("#credit-warning", "Your balance runs out in").await?;
+        let left: u64 = b.attr("#call-time-left", "data-seconds").await?.parse()?;
+        anyhow::ensure!((5..=15).contains(&left), "time left {left}");
+        anyhow::ensure!(b.attr("#credit-topup", "target").await? == "_blank");
+        b.screenshot("pstn-credit-warning").await?;
+        // Cut when the money is gone, with the reason, a top-up link and the final charge.
+        b.wait_text("#ended-reason", "your balance ran out").await?;
+        b.find("#ended-topup").await?;
+        b.wait_text("#call-charge", "This call cost 0.15").await?;
+        b.wait_text("#balance", "0.00").await?;
+        // Dialling again is refused before anything is dialled, with a top-up link.
+        dial(&b, "+1 202 555 0143").await?;
+        b.wait_text("#phone-error", "does not cover").await?;
+        b.find("#refusal-topup").await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    sipp.passed(Duration::from_secs(20)).await.unwrap();
 }

@@ -18,7 +18,11 @@ pub fn Home() -> impl IntoView {
             <Status/>
             {move || phone.error.get().map(|e| view! {
                 <div class="banner error" role="alert" id="phone-error">
-                    {e} " " <button class="link" on:click=move |_| phone.error.set(None)>"Dismiss"</button>
+                    {e} " "
+                    {(phone.error_code.get().as_deref() == Some("insufficient_funds")).then(|| view! {
+                        <A href="/topup" attr:id="refusal-topup">"Top up"</A> " "
+                    })}
+                    <button class="link" on:click=move |_| { phone.error.set(None); phone.error_code.set(None); }>"Dismiss"</button>
                 </div>
             })}
             <IncomingCalls/>
@@ -90,7 +94,21 @@ fn CallPanel() -> impl IntoView {
         Screen::Idle => phone
             .ended
             .get()
-            .map(|reason| view! { <div class="banner info" id="ended-reason">{reason}</div> }.into_any())
+            .map(|reason| {
+                let out_of_money = phone.ended_code.get().as_deref() == Some("credit_exhausted");
+                view! {
+                    <div class="banner info" id="ended-reason">
+                        {reason}
+                        {out_of_money.then(|| view! { " " <A href="/topup" attr:id="ended-topup">"Top up"</A> })}
+                        {move || phone.last_charge.get().map(|(_, micros)| view! {
+                            " " <span id="call-charge" data-micros=micros.to_string()>
+                                "This call cost " {rest::money(micros)}
+                            </span>
+                        })}
+                    </div>
+                }
+                .into_any()
+            })
             .unwrap_or_else(|| ().into_any()),
         Screen::Outgoing { peer, ringing, .. } => view! {
             <section class="card call" id="call-panel">
@@ -112,6 +130,7 @@ fn CallPanel() -> impl IntoView {
                         "In call with " <strong>{peer.display_name}</strong>
                         <span class="timer" id="call-timer">{move || clock(phone.now_ms.get() - started_ms)}</span>
                     </p>
+                    <CallMoney/>
                     <p class="badges">
                         {muted.then(|| view! { <span class="badge">"Muted"</span> })}
                         {held.then(|| view! { <span class="badge">"On hold"</span> })}
@@ -139,6 +158,41 @@ fn CallPanel() -> impl IntoView {
             }
             .into_any()
         }
+    }
+}
+
+/// A paid call's running cost and time left, and the low-balance warning.
+#[component]
+fn CallMoney() -> impl IntoView {
+    let phone = expect_context::<Phone>();
+    // Seconds left now, counted down locally from the last push.
+    let left = move || {
+        let c = phone.credit.get()?;
+        let elapsed = ((phone.now_ms.get() as i64 - c.at_ms) / 1000).max(0) as u64;
+        Some(c.seconds_left.map(|s| s.saturating_sub(elapsed)))
+    };
+    view! {
+        {move || phone.credit.get().map(|c| view! {
+            <p class="call-money">
+                "Cost so far " <strong id="call-cost" data-micros=c.cost_micros.to_string()>{rest::money(c.cost_micros)}</strong>
+                " at " {rest::money(c.per_minute_micros)} "/min"
+                {move || left().map(|l| view! {
+                    " · Time left "
+                    <span id="call-time-left" data-seconds=l.map(|s| s.to_string()).unwrap_or_default()>
+                        {l.map_or_else(|| "over an hour".to_string(), |s| clock(s as f64 * 1000.0))}
+                    </span>
+                })}
+            </p>
+        })}
+        {move || phone.credit_warning.get().map(|(secs, at)| {
+            let now = move || (((phone.now_ms.get() as i64) - at) / 1000).max(0) as u64;
+            view! {
+                <div class="banner warn" role="alert" id="credit-warning" data-seconds=secs.to_string()>
+                    "Your balance runs out in " {move || secs.saturating_sub(now())} " seconds — "
+                    <a id="credit-topup" href="/topup" target="_blank" rel="noopener">"top up to keep talking"</a>
+                </div>
+            }
+        })}
     }
 }
 
