@@ -85,6 +85,38 @@ impl Stack {
         Ok(reply)
     }
 
+    /// An admin upload of a CSV file; the JSON reply.
+    pub async fn admin_post_csv(&self, path: &str, csv: &str) -> Result<serde_json::Value> {
+        let token = self.admin_token().await?;
+        let r = reqwest::Client::new()
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(csv.to_string())
+            .send()
+            .await?;
+        let status = r.status();
+        let reply: serde_json::Value = r.json().await.unwrap_or_default();
+        anyhow::ensure!(status.is_success(), "POST {path}: {status} {reply}");
+        Ok(reply)
+    }
+
+    /// Waits until the routing table (rebuilt in the background after an import) has a carrier
+    /// with a prefix of `number`.
+    pub async fn wait_for_route(&self, number: &str) -> Result<()> {
+        let token = self.admin_token().await?;
+        let url = self.url(&format!("/api/admin/routes/simulate?number={}", number.replace('+', "%2B")));
+        for _ in 0..100 {
+            let sim: serde_json::Value =
+                reqwest::Client::new().get(&url).bearer_auth(&token).send().await?.json().await.unwrap_or_default();
+            if sim["verdicts"].as_array().is_some_and(|v| v.iter().any(|v| v["prefix"].is_string())) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("no route for {number} within 5 s")
+    }
+
     /// Creates an account through the API, as another person would have.
     pub async fn create_user(&self, email: &str, name: &str, password: &str) -> Result<()> {
         let r = reqwest::Client::new()

@@ -18,6 +18,7 @@ mod m20261123_000005_topups;
 mod m20261123_000006_retail;
 mod m20261123_000007_call_heartbeat;
 mod m20261123_000008_billing;
+mod m20261123_000009_decks;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_retail::Migration),
             Box::new(m20261123_000007_call_heartbeat::Migration),
             Box::new(m20261123_000008_billing::Migration),
+            Box::new(m20261123_000009_decks::Migration),
         ]
     }
 }

@@ -547,3 +547,64 @@ mod tests {
         expect![[r#""admin""#]].assert_eq(&serde_json::to_string(&Role::Admin).unwrap());
     }
 }
+
+/// One version of a carrier's buy deck (`GET /api/admin/carriers/{id}/decks`, and the answer
+/// to an import).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Deck {
+    pub id: i64,
+    pub carrier_id: i64,
+    /// RFC 3339, UTC.
+    pub effective_from: String,
+    pub created_at: String,
+    pub rows: u64,
+    /// In effect now (the routing table uses it).
+    pub active: bool,
+}
+
+/// How far a deck import has got (`GET /api/admin/deck-imports/{job}`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeckImport {
+    pub job: u64,
+    pub carrier_id: i64,
+    /// `receiving`, `checking`, `writing`, `done`, `refused`, `failed`.
+    pub state: String,
+    pub bytes: u64,
+    pub rows_checked: u64,
+    pub rows_written: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deck: Option<Deck>,
+}
+
+/// `GET /api/admin/routes/simulate?number=&user_id=`: what would happen if that number were
+/// dialled.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RouteSimulation {
+    /// E.164.
+    pub number: String,
+    /// The retail rate it would sell at; `None`: not allowed on the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sell: Option<RetailRate>,
+    /// Carriers to try, in order.
+    pub routes: Vec<RouteVerdict>,
+    /// Every carrier and why it is in or out.
+    pub verdicts: Vec<RouteVerdict>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RouteVerdict {
+    pub carrier_id: i64,
+    pub carrier_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buy_per_minute_micros: Option<i64>,
+    /// `chosen`, `disabled`, `no_prefix`, `circuit_open`, `at_capacity`, `not_profitable`,
+    /// `beyond_max_attempts`.
+    pub outcome: String,
+    /// From 1 for chosen carriers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<u32>,
+    /// The reason in words.
+    pub explanation: String,
+}

@@ -9,6 +9,7 @@ pub mod credit;
 pub mod domain;
 pub mod http;
 pub mod ids;
+pub mod lcr;
 pub mod ledger;
 pub mod number;
 pub mod payments;

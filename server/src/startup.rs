@@ -1,7 +1,7 @@
 //! The application as a value: `App::build(settings)` connects, migrates, seeds and binds;
 //! `port()` says where; `run_until_stopped()` serves until Ctrl-C or SIGTERM.
 
-use std::{future::Future, net::SocketAddr, path::Path, time::Duration};
+use std::{future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use rand::{Rng, distributions::Alphanumeric};
@@ -89,7 +89,12 @@ impl App {
         if payments.stripe.is_none() {
             tracing::info!("card top-ups are off: STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are not set");
         }
-        let state = AppState::new(Inner { db, keys, settings, limiter, hub, payments });
+        let routes = Arc::new(crate::routing::table::LiveTable::default());
+        let rebuild_routes = Arc::new(tokio::sync::Notify::new());
+        crate::lcr::start(db.clone(), routes.clone(), rebuild_routes.clone())
+            .await
+            .context("building the routing table")?;
+        let state = AppState::new(Inner { db, keys, settings, limiter, hub, payments, routes, rebuild_routes });
         let router = http::router(state.clone());
         Ok(Self { listener, router, state })
     }

@@ -16,7 +16,7 @@ async fn carrier_and_ada(stack: &Stack, port: u16) -> anyhow::Result<()> {
 
 async fn carrier_and_ada_over(stack: &Stack, port: u16, transport: &str) -> anyhow::Result<()> {
     stack.create_user("ada@example.com", "Ada", PASSWORD).await?;
-    stack
+    let carrier = stack
         .admin_post(
             "/api/admin/carriers",
             serde_json::json!({
@@ -29,6 +29,10 @@ async fn carrier_and_ada_over(stack: &Stack, port: u16, transport: &str) -> anyh
             }),
         )
         .await?;
+    // Its buy deck: the carrier takes +1 at 0.005/min, below the sell price.
+    let deck = "prefix,description,price_per_minute,connection_fee,min_duration,increment\n1,USA,0.005,0,0,60\n";
+    stack.admin_post_csv(&format!("/api/admin/carriers/{}/decks", carrier["id"]), deck).await?;
+    stack.wait_for_route("+12025550143").await?;
     // Ada is the second account (after the seeded admin).
     stack.admin_post("/api/admin/dids", serde_json::json!({"number": "+1 415 555 0100", "user_id": 2})).await?;
     // Calls to +1 cost 0.01 a minute (60/60) on the default plan (the first), and Ada has 10.00.

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod admin;
 pub mod calls;
 pub mod carriers;
+pub mod decks;
 pub mod error;
 pub mod extract;
 pub mod limiter;
@@ -46,6 +47,9 @@ pub struct Inner {
     pub limiter: limiter::LoginLimiter,
     pub hub: std::sync::Arc<crate::signaling::Hub>,
     pub payments: crate::payments::Payments,
+    /// The live LCR table, and the bell that asks for a rebuild (a deck changed).
+    pub routes: std::sync::Arc<crate::routing::table::LiveTable>,
+    pub rebuild_routes: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(money::router())
         .merge(rates::router())
         .merge(rate_csv::router())
+        .merge(decks::router())
         .merge(topups::router())
         .fallback(|| async { ApiError::NotFound("no such API endpoint") })
         .method_not_allowed_fallback(|| async {

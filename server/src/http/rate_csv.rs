@@ -46,7 +46,8 @@ struct ExportParams {
     at: Option<String>,
 }
 
-fn when(field: &str, text: Option<&str>) -> Result<DateTime<Utc>, ApiError> {
+/// A time from a query parameter (RFC 3339); now when absent.
+pub(super) fn when(field: &str, text: Option<&str>) -> Result<DateTime<Utc>, ApiError> {
     match text {
         None => Ok(Utc::now()),
         Some(t) => DateTime::parse_from_rfc3339(t)
@@ -71,15 +72,10 @@ async fn import(
     let from = when("effective_from", params.effective_from.as_deref())?;
     let mut rows = vec![];
     let parsed = parse_deck(&body[..], |r: DeckRow| rows.push(r));
-    let mut fields = BTreeMap::new();
-    if let Err(errors) = parsed {
-        for e in &errors.errors {
-            fields.insert(format!("line {}", e.line), e.kind.to_string());
-        }
-        if errors.more > 0 {
-            fields.insert("more".into(), format!("{} more errors", errors.more));
-        }
-    }
+    let mut fields = match parsed {
+        Err(errors) => line_reasons(&errors),
+        Ok(_) => BTreeMap::new(),
+    };
     // What a buy deck allows and a price list does not: selling for nothing.
     for r in rows.iter().filter(|r| r.rate.per_minute == Money::ZERO) {
         fields.insert(format!("prefix {}", r.prefix), "price_per_minute must be more than zero".into());
@@ -107,6 +103,17 @@ async fn import(
             ))
         }
     }
+}
+
+/// A refused file's errors as the error body's `fields`: `"line N": reason`, and a count of
+/// the rest.
+pub(super) fn line_reasons(errors: &crate::routing::DeckErrors) -> BTreeMap<String, String> {
+    let mut fields: BTreeMap<String, String> =
+        errors.errors.iter().map(|e| (format!("line {}", e.line), e.kind.to_string())).collect();
+    if errors.more > 0 {
+        fields.insert("more".into(), format!("{} more errors", errors.more));
+    }
+    fields
 }
 
 async fn export(

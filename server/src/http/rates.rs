@@ -39,7 +39,7 @@ fn rfc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn to_wire(r: &RetailRate) -> api::RetailRate {
+pub(super) fn to_wire(r: &RetailRate) -> api::RetailRate {
     api::RetailRate {
         id: r.id,
         prefix: r.prefix.clone(),

@@ -12,6 +12,7 @@
 pub mod deck;
 pub mod failover;
 pub mod index;
+pub mod table;
 
 use std::{cmp::Reverse, fmt};
 

@@ -360,8 +360,24 @@ async fn dial_number(
         hub.release(user.id, &call);
         refusal(&request_id, code, message)
     };
+    // Least-cost routing: the cheapest carrier whose deck has the number and buys below the
+    // sell price (failover to the next ones is not wired yet).
+    let digits = number.as_str().trim_start_matches('+');
+    let selection = match crate::lcr::plan(&state.db, &state.routes, digits, Some(sell.tariff.per_minute)).await {
+        Ok(s) => s,
+        Err(e) => {
+            internal(e);
+            return refuse("internal", "something went wrong on our side");
+        }
+    };
+    let Some(route) = selection.routes.first().copied() else {
+        return refuse(
+            EndCause::NoRoute.code(),
+            &format!("no carrier can take calls to {number} right now; nothing was dialled"),
+        );
+    };
     let carrier = match state.db.enabled_carriers().await {
-        Ok(list) => list.into_iter().next(),
+        Ok(list) => list.into_iter().find(|c| c.id == route.carrier.0),
         Err(e) => {
             internal(e.into());
             return refuse("internal", "something went wrong on our side");
@@ -401,6 +417,13 @@ async fn dial_number(
     };
     let caller = Party { user: UserId(me.id), device: device.clone() };
     let callee = Peer { id: 0, display_name: number.to_string(), number: Some(number.as_str().to_string()) };
-    hub.dial_number(caller, me.clone(), callee, request_id, sdp, (dial, Some((sell.prefix, sell.tariff)), None));
+    hub.dial_number(
+        caller,
+        me.clone(),
+        callee,
+        request_id,
+        sdp,
+        (dial, Some((sell.prefix, sell.tariff)), Some(route.tariff)),
+    );
     None
 }

@@ -4,6 +4,7 @@
 mod billing;
 mod calls;
 mod carriers;
+mod decks;
 mod dids;
 mod entities;
 mod ledger;
@@ -22,6 +23,7 @@ pub use calls::CallSummary;
 pub use calls::EndBilling;
 pub use calls::PstnCall;
 pub use carriers::{CarrierUpdateError, NameTaken};
+pub use decks::{DeckInfo, DeckWriter};
 pub use dids::{DidEntry, DidRefused};
 pub use ledger::{Audit, Posted, StatementLine};
 pub use rates::{ImportRefused, NewRetailRate, RatePlan, RateRefused, RetailRate};

@@ -80,6 +80,33 @@ pub async fn carrier(app: &TestApp, admin: &Session, port: u16) {
     let (status, reply) =
         status_json(app.send_auth(Method::POST, "/api/admin/carriers", &admin.access, body).await).await;
     assert_eq!(status, StatusCode::CREATED, "{reply}");
+    // Its buy deck: +1 at 0.001/min, below every sell price used here.
+    let id = reply["id"].as_i64().unwrap();
+    let deck = "prefix,description,price_per_minute,connection_fee,min_duration,increment\n1,USA,0.001,0,0,1\n";
+    let r = app
+        .client
+        .post(format!("{}/api/admin/carriers/{id}/decks", app.base))
+        .bearer_auth(&admin.access)
+        .header("content-type", "text/csv")
+        .body(deck)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    wait_for_routes(app, admin, "+12025550143").await;
+}
+
+/// Waits until the routing table (rebuilt in the background) has a route for `number`.
+pub async fn wait_for_routes(app: &TestApp, admin: &Session, number: &str) {
+    let path = format!("/api/admin/routes/simulate?number={}", number.replace('+', "%2B"));
+    for _ in 0..100 {
+        let (_, sim) = status_json(app.get_auth(&path, &admin.access).await).await;
+        if sim["verdicts"].as_array().is_some_and(|v| v.iter().any(|v| v["prefix"].is_string())) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no route for {number} within 5 s");
 }
 
 /// Prices prefix 1 per second in the default plan.

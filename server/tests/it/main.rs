@@ -7,6 +7,7 @@ mod admin;
 mod carriers;
 mod charging;
 mod crash;
+mod decks;
 mod helpers;
 mod http;
 mod money;

@@ -2,6 +2,8 @@
 
 pub mod audit_log;
 pub mod billing_outbox;
+pub mod buy_decks;
+pub mod buy_rates;
 pub mod call_attempts;
 pub mod call_legs;
 pub mod calls;

@@ -1,0 +1,159 @@
+//! Carriers' buy decks: streaming CSV import validated as a whole, versions with effective
+//! dates, export, the route simulator and least-cost routing of real dials.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const HEADER: &str = "prefix,description,price_per_minute,connection_fee,min_duration,increment\n";
+
+async fn new_carrier(app: &TestApp, admin: &Session, name: &str) -> i64 {
+    let body = json!({"name": name, "gateways": [{"host": "127.0.0.1", "port": 9, "transport": "udp"}]});
+    let (status, reply) =
+        status_json(app.send_auth(Method::POST, "/api/admin/carriers", &admin.access, body).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    reply["id"].as_i64().unwrap()
+}
+
+pub async fn upload(app: &TestApp, token: &str, carrier: i64, query: &str, csv: String) -> (StatusCode, Value) {
+    let r = app
+        .client
+        .post(format!("{}/api/admin/carriers/{carrier}/decks{query}", app.base))
+        .bearer_auth(token)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    status_json(r).await
+}
+
+async fn simulate(app: &TestApp, admin: &Session, number: &str) -> Value {
+    let path = format!("/api/admin/routes/simulate?number={}", number.replace('+', "%2B"));
+    let (status, sim) = status_json(app.get_auth(&path, &admin.access).await).await;
+    assert_eq!(status, StatusCode::OK, "{sim}");
+    sim
+}
+
+/// Waits for the background rebuild to show `want` routes for the number.
+async fn routes_become(app: &TestApp, admin: &Session, number: &str, want: usize) -> Value {
+    for _ in 0..100 {
+        let sim = simulate(app, admin, number).await;
+        if sim["routes"].as_array().map_or(0, Vec::len) == want {
+            return sim;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{number} never got {want} routes: {}", simulate(app, admin, number).await);
+}
+
+#[tokio::test]
+async fn a_deck_with_errors_is_refused_whole_with_line_numbers() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let c = new_carrier(&app, &admin, "alpha").await;
+    let bad = format!("{HEADER}1,USA,0.01,0,0,60\n44,UK,abc,0,0,60\n1,USA again,0.01,0,0,60\n33,France,0.01,0,0,0\n");
+    let (status, body) = upload(&app, &admin.access, c, "", bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let fields = body["error"]["fields"].as_object().unwrap();
+    assert_eq!(fields.keys().collect::<Vec<_>>(), ["line 3", "line 4", "line 5"], "{body}");
+    assert!(fields["line 4"].as_str().unwrap().contains("already appears on line 2"), "{body}");
+    let (_, decks) = status_json(app.get_auth(&format!("/api/admin/carriers/{c}/decks"), &admin.access).await).await;
+    assert_eq!(decks, json!([]), "nothing half-imported");
+    // Bad dates, unknown carriers, and users are refused too.
+    let ok = format!("{HEADER}1,USA,0.01,0,0,60\n");
+    assert_eq!(
+        upload(&app, &admin.access, c, "?effective_from=soon", ok.clone()).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(upload(&app, &admin.access, 999, "", ok.clone()).await.0, StatusCode::NOT_FOUND);
+    let u = app.new_user("u@example.com").await;
+    assert_eq!(upload(&app, &u.access, c, "", ok).await.0, StatusCode::FORBIDDEN);
+    for path in [
+        format!("/api/admin/carriers/{c}/decks"),
+        "/api/admin/deck-imports".to_string(),
+        "/api/admin/routes/simulate?number=%2B12025550143".to_string(),
+    ] {
+        assert_eq!(app.get_auth(&path, &u.access).await.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn decks_import_export_and_route_by_cost_with_margin_protection() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let alpha = new_carrier(&app, &admin, "alpha").await;
+    let beta = new_carrier(&app, &admin, "beta").await;
+    let gamma = new_carrier(&app, &admin, "gamma").await;
+    // Sells +44 at 0.02/min.
+    crate::rates::price(&app, &admin, "44", "0.02").await;
+    let (status, deck) =
+        upload(&app, &admin.access, alpha, "", format!("{HEADER}44,UK,0.015,0,0,60\n4420,London,0.008,0,0,1\n")).await;
+    assert_eq!(status, StatusCode::CREATED, "{deck}");
+    assert_eq!(deck["rows"], 2);
+    upload(&app, &admin.access, beta, "", format!("{HEADER}44,UK,0.012,0,0,60\n")).await;
+    upload(&app, &admin.access, gamma, "", format!("{HEADER}44,\"UK, dear\",0.025,0,0,60\n")).await;
+
+    let sim = routes_become(&app, &admin, "+44 20 7946 0123", 2).await;
+    let order: Vec<(&str, &str)> = sim["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["carrier_name"].as_str().unwrap(), v["outcome"].as_str().unwrap()))
+        .collect();
+    // alpha's longer prefix 4420 is cheapest; gamma buys above the sell price.
+    assert_eq!(order, [("alpha", "chosen"), ("beta", "chosen"), ("gamma", "not_profitable")], "{sim}");
+    assert_eq!(sim["verdicts"][0]["prefix"], "4420");
+    assert!(sim["verdicts"][2]["explanation"].as_str().unwrap().contains("sells at 0.02"), "{sim}");
+
+    // Export gives the rows back.
+    let csv = app
+        .get_auth(&format!("/api/admin/carriers/{alpha}/decks/{}/export", deck["id"]), &admin.access)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        csv.lines().skip(1).collect::<Vec<_>>(),
+        ["44,UK,0.015000,0.000000,0,60,60", "4420,London,0.008000,0.000000,0,1,1"],
+        "{csv}"
+    );
+
+    // A new deck with a future date changes nothing until then.
+    let later = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (status, future) =
+        upload(&app, &admin.access, beta, &format!("?effective_from={later}"), format!("{HEADER}44,UK,0.001,0,0,60\n"))
+            .await;
+    assert_eq!(status, StatusCode::CREATED, "{future}");
+    assert_eq!(future["active"], false);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let sim = simulate(&app, &admin, "+442079460123").await;
+    assert_eq!(sim["routes"][1]["buy_per_minute_micros"], 12_000, "the current deck still routes: {sim}");
+    let (_, decks) = status_json(app.get_auth(&format!("/api/admin/carriers/{beta}/decks"), &admin.access).await).await;
+    assert_eq!(decks.as_array().unwrap().len(), 2);
+    // A number nobody's deck lists has no route, and says why.
+    let sim = simulate(&app, &admin, "+33 1 23 45 67 89").await;
+    assert_eq!(sim["routes"], json!([]));
+    assert!(sim["verdicts"].as_array().unwrap().iter().all(|v| v["outcome"] == "no_prefix"), "{sim}");
+}
+
+#[tokio::test]
+async fn two_hundred_thousand_rows_stream_in() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let c = new_carrier(&app, &admin, "big").await;
+    let mut csv = String::from(HEADER);
+    for i in 0..200_000u32 {
+        csv.push_str(&format!("{},Dest {i},0.{:04},0,0,60\n", 10_000_000 + i, i % 10_000));
+    }
+    let started = std::time::Instant::now();
+    let (status, deck) = upload(&app, &admin.access, c, "", csv).await;
+    let took = started.elapsed();
+    assert_eq!(status, StatusCode::CREATED, "{deck}");
+    assert_eq!(deck["rows"], 200_000);
+    eprintln!("imported 200,000 rows in {took:?} ({:.0} rows/s)", 200_000.0 / took.as_secs_f64());
+    let (_, jobs) = status_json(app.get_auth("/api/admin/deck-imports", &admin.access).await).await;
+    assert_eq!(jobs[0]["state"], "done", "{jobs}");
+    assert_eq!(jobs[0]["rows_written"], 200_000);
+}
