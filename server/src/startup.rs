@@ -94,7 +94,17 @@ impl App {
         crate::lcr::start(db.clone(), routes.clone(), rebuild_routes.clone())
             .await
             .context("building the routing table")?;
-        let state = AppState::new(Inner { db, keys, settings, limiter, hub, payments, routes, rebuild_routes });
+        let state = AppState::new(Inner {
+            db,
+            keys,
+            settings,
+            limiter,
+            hub,
+            payments,
+            routes,
+            rebuild_routes,
+            deck_jobs: crate::http::decks::ImportJobs::new(),
+        });
         let router = http::router(state.clone());
         Ok(Self { listener, router, state })
     }

@@ -14,7 +14,7 @@ use std::{
     io::BufReader,
     path::PathBuf,
     sync::{
-        Mutex,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
 };
@@ -65,9 +65,11 @@ pub struct ImportJobs {
     jobs: Mutex<HashMap<u64, api::DeckImport>>,
 }
 
-static JOBS: std::sync::LazyLock<ImportJobs> = std::sync::LazyLock::new(ImportJobs::default);
-
 impl ImportJobs {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
     fn start(&self, carrier_id: i64) -> u64 {
         let job = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
@@ -144,9 +146,10 @@ async fn import(
     {
         return Err(ApiError::NotFound("no such carrier"));
     }
-    let job = JOBS.start(carrier);
+    let jobs = state.deck_jobs.clone();
+    let job = jobs.start(carrier);
     let result = import_job(&state, admin.id, carrier, from, body, job).await;
-    JOBS.update(job, |j| {
+    jobs.update(job, |j| {
         j.state = match &result {
             Ok(_) => "done",
             Err(ApiError::Validation(_)) => "refused",
@@ -157,7 +160,7 @@ async fn import(
     let deck = result?;
     let active = deck.effective_from <= Utc::now();
     let wire = to_wire(&deck, active);
-    JOBS.update(job, |j| j.deck = Some(wire.clone()));
+    jobs.update(job, |j| j.deck = Some(wire.clone()));
     state.rebuild_routes.notify_one();
     let mut response = (StatusCode::CREATED, Json(wire)).into_response();
     response.headers_mut().insert("x-import-job", job.into());
@@ -172,6 +175,7 @@ async fn import_job(
     body: Body,
     job: u64,
 ) -> Result<DeckInfo, ApiError> {
+    let jobs = state.deck_jobs.clone();
     // 1. Spool the body to a file.
     let dir = state.settings.data_dir.join("imports");
     tokio::fs::create_dir_all(&dir).await.map_err(|e| ApiError::Internal(e.into()))?;
@@ -186,20 +190,21 @@ async fn import_job(
             return Err(ApiError::PayloadTooLarge);
         }
         file.write_all(&chunk).await.map_err(|e| ApiError::Internal(e.into()))?;
-        JOBS.update(job, |j| j.bytes = bytes);
+        jobs.update(job, |j| j.bytes = bytes);
     }
     file.flush().await.map_err(|e| ApiError::Internal(e.into()))?;
     drop(file);
 
     // 2. Check every line; nothing is written unless all are good.
-    JOBS.update(job, |j| j.state = "checking".into());
+    jobs.update(job, |j| j.state = "checking".into());
     let path = spool.0.clone();
+    let progress = jobs.clone();
     let checked = tokio::task::spawn_blocking(move || {
         let f = std::fs::File::open(&path)?;
         Ok::<_, std::io::Error>(parse_deck_with_progress(
             BufReader::with_capacity(1 << 16, f),
             |_| {},
-            |p| JOBS.update(job, |j| j.rows_checked = p.records),
+            |p| progress.update(job, |j| j.rows_checked = p.records),
         ))
     })
     .await
@@ -214,7 +219,7 @@ async fn import_job(
     }
 
     // 3. Read it again into one transaction, batch by batch.
-    JOBS.update(job, |j| j.state = "writing".into());
+    jobs.update(job, |j| j.state = "writing".into());
     let now = Utc::now();
     let mut writer =
         state.db.begin_deck(carrier, from, admin, now).await?.ok_or(ApiError::NotFound("no such carrier"))?;
@@ -242,7 +247,7 @@ async fn import_job(
     while let Some(batch) = rx.recv().await {
         writer.write(&batch).await?;
         written += batch.len() as u64;
-        JOBS.update(job, |j| j.rows_written = written);
+        jobs.update(job, |j| j.rows_written = written);
     }
     reader.await.map_err(|e| ApiError::Internal(e.into()))?.map_err(|e| ApiError::Internal(e.into()))?;
     if written != summary.rows {
@@ -264,14 +269,18 @@ async fn list(
     Ok(Json(decks.iter().map(|d| to_wire(d, active.contains(&d.id))).collect()))
 }
 
-async fn jobs(AdminUser(_): AdminUser) -> Json<Vec<api::DeckImport>> {
-    let mut all: Vec<_> = JOBS.jobs.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+async fn jobs(State(state): State<AppState>, AdminUser(_): AdminUser) -> Json<Vec<api::DeckImport>> {
+    let mut all: Vec<_> = state.deck_jobs.jobs.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
     all.sort_by_key(|j| std::cmp::Reverse(j.job));
     Json(all)
 }
 
-async fn job(AdminUser(_): AdminUser, Path(job): Path<u64>) -> Result<Json<api::DeckImport>, ApiError> {
-    JOBS.get(job).map(Json).ok_or(ApiError::NotFound("no such import"))
+async fn job(
+    State(state): State<AppState>,
+    AdminUser(_): AdminUser,
+    Path(job): Path<u64>,
+) -> Result<Json<api::DeckImport>, ApiError> {
+    state.deck_jobs.get(job).map(Json).ok_or(ApiError::NotFound("no such import"))
 }
 
 /// The deck as CSV, streamed page by page (keyset on the prefix).

@@ -50,6 +50,8 @@ pub struct Inner {
     /// The live LCR table, and the bell that asks for a rebuild (a deck changed).
     pub routes: std::sync::Arc<crate::routing::table::LiveTable>,
     pub rebuild_routes: std::sync::Arc<tokio::sync::Notify>,
+    /// Deck imports in progress and recent ones.
+    pub deck_jobs: std::sync::Arc<decks::ImportJobs>,
 }
 
 impl std::ops::Deref for AppState {
