@@ -512,42 +512,6 @@ pub mod codes {
     pub const PAYMENT_PROVIDER_ERROR: &str = "payment_provider_error";
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use expect_test::expect;
-
-    #[test]
-    fn error_body_shape() {
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: codes::VALIDATION.into(),
-                message: "some fields are invalid".into(),
-                fields: [("email".to_string(), "not an email address".to_string())].into(),
-            },
-        };
-        expect![[r#"{"error":{"code":"validation","message":"some fields are invalid","fields":{"email":"not an email address"}}}"#]]
-            .assert_eq(&serde_json::to_string(&body).unwrap());
-        let no_fields: ErrorBody = serde_json::from_str(r#"{"error":{"code":"not_found","message":"x"}}"#).unwrap();
-        assert!(no_fields.error.fields.is_empty());
-    }
-
-    #[test]
-    fn carrier_input_defaults() {
-        let input: CarrierInput = serde_json::from_str(r#"{"name":"t","gateways":[{"host":"h"}]}"#).unwrap();
-        assert!(input.enabled);
-        assert_eq!(input.password, None);
-        assert_eq!(input.caller_id_policy, CallerIdPolicy::UserDid);
-        assert_eq!(input.gateways[0], CarrierGateway { host: "h".into(), port: 5060, transport: Transport::Udp });
-        expect![[r#""user_did""#]].assert_eq(&serde_json::to_string(&CallerIdPolicy::UserDid).unwrap());
-    }
-
-    #[test]
-    fn role_is_snake_case() {
-        expect![[r#""admin""#]].assert_eq(&serde_json::to_string(&Role::Admin).unwrap());
-    }
-}
-
 /// One version of a carrier's buy deck (`GET /api/admin/carriers/{id}/decks`, and the answer
 /// to an import).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -607,4 +571,40 @@ pub struct RouteVerdict {
     pub rank: Option<u32>,
     /// The reason in words.
     pub explanation: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use expect_test::expect;
+
+    #[test]
+    fn error_body_shape() {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: codes::VALIDATION.into(),
+                message: "some fields are invalid".into(),
+                fields: [("email".to_string(), "not an email address".to_string())].into(),
+            },
+        };
+        expect![[r#"{"error":{"code":"validation","message":"some fields are invalid","fields":{"email":"not an email address"}}}"#]]
+            .assert_eq(&serde_json::to_string(&body).unwrap());
+        let no_fields: ErrorBody = serde_json::from_str(r#"{"error":{"code":"not_found","message":"x"}}"#).unwrap();
+        assert!(no_fields.error.fields.is_empty());
+    }
+
+    #[test]
+    fn carrier_input_defaults() {
+        let input: CarrierInput = serde_json::from_str(r#"{"name":"t","gateways":[{"host":"h"}]}"#).unwrap();
+        assert!(input.enabled);
+        assert_eq!(input.password, None);
+        assert_eq!(input.caller_id_policy, CallerIdPolicy::UserDid);
+        assert_eq!(input.gateways[0], CarrierGateway { host: "h".into(), port: 5060, transport: Transport::Udp });
+        expect![[r#""user_did""#]].assert_eq(&serde_json::to_string(&CallerIdPolicy::UserDid).unwrap());
+    }
+
+    #[test]
+    fn role_is_snake_case() {
+        expect![[r#""admin""#]].assert_eq(&serde_json::to_string(&Role::Admin).unwrap());
+    }
 }

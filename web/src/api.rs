@@ -234,3 +234,33 @@ mod tests {
         assert_eq!(super::money(0), "0.00");
     }
 }
+
+/// Uploads a carrier's buy deck (the file as is, streamed by the browser).
+pub async fn upload_deck(
+    token: String,
+    carrier: i64,
+    effective_from: Option<String>,
+    file: web_sys::File,
+) -> Result<api::Deck, ApiError> {
+    let mut req = Request::post(&format!("/api/admin/carriers/{carrier}/decks"));
+    if let Some(from) = &effective_from {
+        req = req.query([("effective_from", from.as_str())]);
+    }
+    let req = authed(req, Some(&token))
+        .header("Content-Type", "text/csv")
+        .body(wasm_bindgen::JsValue::from(file))
+        .map_err(ApiError::network)?;
+    read(req.send().await.map_err(ApiError::network)?).await
+}
+
+pub async fn decks(token: String, carrier: i64) -> Result<Vec<api::Deck>, ApiError> {
+    get(Request::get(&format!("/api/admin/carriers/{carrier}/decks")), &token).await
+}
+
+pub async fn deck_imports(token: String) -> Result<Vec<api::DeckImport>, ApiError> {
+    get(Request::get("/api/admin/deck-imports"), &token).await
+}
+
+pub async fn simulate_route(token: String, number: String) -> Result<api::RouteSimulation, ApiError> {
+    get(Request::get("/api/admin/routes/simulate").query([("number", number.as_str())]), &token).await
+}

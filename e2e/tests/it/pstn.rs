@@ -328,3 +328,62 @@ async fn a_call_running_out_of_money_is_warned_then_cut_and_offers_a_top_up() {
     .unwrap();
     sipp.passed(Duration::from_secs(20)).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_imports_rate_decks_and_simulates_routes_in_the_dashboard() {
+    let stack = Stack::start().await.unwrap();
+    for (name, host) in [("Alpha", "alpha.example"), ("Beta", "beta.example")] {
+        stack
+            .admin_post(
+                "/api/admin/carriers",
+                serde_json::json!({"name": name, "gateways": [{"host": host, "port": 5060, "transport": "udp"}]}),
+            )
+            .await
+            .unwrap();
+    }
+    // +44 sells at 0.02/min on the default plan.
+    stack
+        .admin_post("/api/admin/rate-plans/1/rates", serde_json::json!({"prefix": "44", "per_minute": "0.02"}))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let header = "prefix,description,price_per_minute,connection_fee,min_duration,increment\n";
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, format!("{header}44,UK,0.01,0,0,60\n4420,London,-1,0,0,60\n")).unwrap();
+    let alpha = dir.path().join("alpha.csv");
+    std::fs::write(&alpha, format!("{header}44,UK,0.015,0,0,60\n4420,London,0.008,0,0,60\n")).unwrap();
+    let beta = dir.path().join("beta.csv");
+    std::fs::write(&beta, format!("{header}44,UK,0.03,0,0,60\n")).unwrap();
+    with_browser("admin-routes", |b| async move {
+        b.log_in(&stack, e2e::ADMIN_EMAIL, e2e::ADMIN_PASSWORD).await?;
+        b.goto(&stack.url("/admin/carriers")).await?;
+        b.click("#admin-nav-routes").await?;
+        b.wait_text("h1", "Rate decks").await?;
+        // A file with a bad line is refused whole, with the line and the reason.
+        b.find("#deck-file").await?.send_keys(&bad.display().to_string()).await?;
+        b.click("#deck-upload").await?;
+        b.wait_text("#deck-errors li[data-key=\"line 3\"]", "negative").await?;
+        anyhow::ensure!(b.find("#decks tbody tr").await.is_err(), "nothing was imported");
+        // Good decks for both carriers.
+        b.find("#deck-file").await?.send_keys(&alpha.display().to_string()).await?;
+        b.click("#deck-upload").await?;
+        b.wait_text("#deck-result", "Imported 2 rows").await?;
+        b.wait_text("#decks tbody tr", "in effect").await?;
+        b.find("#deck-carrier").await?.select_by_label("Beta").await?;
+        b.find("#deck-file").await?.send_keys(&beta.display().to_string()).await?;
+        b.click("#deck-upload").await?;
+        b.wait_text("#deck-result", "Imported 1 row as").await?;
+        // The simulator: Alpha (London prefix) first; Beta buys above the sell price.
+        stack.wait_for_route("+442079460123").await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        b.fill("#sim-number", "+44 20 7946 0123").await?;
+        b.click("#sim-run").await?;
+        b.wait_text("#sim-sell", "sells at 0.02/min").await?;
+        b.wait_text("#sim-verdicts tr[data-carrier=Alpha]", "route 1").await?;
+        b.wait_text("#sim-verdicts tr[data-carrier=Beta]", "not profitable").await?;
+        b.screenshot("admin-routes").await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}

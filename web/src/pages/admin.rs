@@ -21,6 +21,7 @@ pub fn AdminNav() -> impl IntoView {
             <A href="/admin" exact=true attr:id="admin-nav-users">"Users"</A>
             <A href="/admin/carriers" attr:id="admin-nav-carriers">"Carriers"</A>
             <A href="/admin/dids" attr:id="admin-nav-dids">"DIDs"</A>
+            <A href="/admin/routes" attr:id="admin-nav-routes">"Rate decks & routing"</A>
         </nav>
     }
 }

@@ -237,7 +237,7 @@ pub fn Carriers() -> impl IntoView {
         <AdminNav/>
         <section class="card">
             <h1>"Carriers"</h1>
-            <p class="muted">"SIP trunks: calls to phone numbers go out through the first enabled carrier."</p>
+            <p class="muted">"SIP trunks. Calls to phone numbers go out through the cheapest enabled carrier whose rate deck has the number (see Rate decks & routing)."</p>
             {move || error.get().map(|e| view! { <div class="banner error" role="alert" id="error-banner">{e.message}</div> })}
             {move || notice.get().map(|n| view! { <div class="banner info" id="carrier-notice">{n}</div> })}
             <div class="table-wrap">

@@ -9,6 +9,7 @@ pub mod home;
 pub mod login;
 pub mod profile;
 pub mod receipts;
+pub mod routes;
 pub mod signup;
 pub mod topup;
 
