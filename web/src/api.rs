@@ -224,17 +224,6 @@ pub fn money(micros: i64) -> String {
     format!("{sign}{}.{frac}", abs / 1_000_000)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn money_text() {
-        assert_eq!(super::money(12_500_000), "12.50");
-        assert_eq!(super::money(19_999_999), "19.999999");
-        assert_eq!(super::money(-10_000), "-0.01");
-        assert_eq!(super::money(0), "0.00");
-    }
-}
-
 /// Uploads a carrier's buy deck (the file as is, streamed by the browser).
 pub async fn upload_deck(
     token: String,
@@ -263,4 +252,15 @@ pub async fn deck_imports(token: String) -> Result<Vec<api::DeckImport>, ApiErro
 
 pub async fn simulate_route(token: String, number: String) -> Result<api::RouteSimulation, ApiError> {
     get(Request::get("/api/admin/routes/simulate").query([("number", number.as_str())]), &token).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn money_text() {
+        assert_eq!(super::money(12_500_000), "12.50");
+        assert_eq!(super::money(19_999_999), "19.999999");
+        assert_eq!(super::money(-10_000), "-0.01");
+        assert_eq!(super::money(0), "0.00");
+    }
 }
