@@ -63,20 +63,37 @@ pub async fn plan(
     digits: &str,
     sell: Option<crate::rating::Money>,
 ) -> anyhow::Result<crate::routing::Selection> {
+    use crate::routing::health::{Attempted, HealthPolicy, health};
     use crate::routing::{CarrierId, CarrierState, Policy};
     let carriers = db.list_carriers().await?;
-    let states: Vec<CarrierState> = carriers
-        .iter()
-        .map(|c| CarrierState {
+    let now = chrono::Utc::now();
+    let mut states: Vec<CarrierState> = Vec::with_capacity(carriers.len());
+    for c in &carriers {
+        // Health from the carrier's latest attempts: rolling ASR and the circuit breaker.
+        let recent: Vec<_> = db
+            .recent_attempts(c.id, 50)
+            .await?
+            .into_iter()
+            .map(|(at, outcome)| {
+                let a = match outcome.as_str() {
+                    "answered" => Attempted::Answered,
+                    "failed" => Attempted::CarrierFailed,
+                    _ => Attempted::Other,
+                };
+                (at, a)
+            })
+            .collect();
+        let h = health(&recent, now, &HealthPolicy::default());
+        states.push(CarrierState {
             id: CarrierId(c.id),
             name: c.name.clone(),
             enabled: c.enabled,
-            // Health is not measured yet: every carrier counts as healthy and free.
-            circuit_open: false,
+            circuit_open: h.circuit_open,
+            // Concurrency and calls-per-second caps are not configurable yet.
             at_capacity: false,
-            asr_permille: None,
-        })
-        .collect();
+            asr_permille: h.asr_permille,
+        });
+    }
     let table = table.get();
     Ok(crate::routing::select(&table.index, digits, sell, &states, &Policy::default()))
 }

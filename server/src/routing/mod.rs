@@ -11,6 +11,7 @@
 
 pub mod deck;
 pub mod failover;
+pub mod health;
 pub mod index;
 pub mod table;
 

@@ -204,3 +204,19 @@ impl Db {
             .collect())
     }
 }
+
+impl Db {
+    /// The latest `limit` attempts through `carrier`, newest first: when, and the outcome code.
+    pub async fn recent_attempts(&self, carrier: i64, limit: u64) -> Result<Vec<(DateTime<Utc>, String)>> {
+        Ok(attempts::Entity::find()
+            .filter(attempts::Column::CarrierId.eq(carrier))
+            .order_by_desc(attempts::Column::StartedAt)
+            .order_by_desc(attempts::Column::Id)
+            .limit(limit)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(|a| (a.started_at, a.outcome))
+            .collect())
+    }
+}

@@ -158,3 +158,38 @@ async fn two_hundred_thousand_rows_stream_in() {
     assert_eq!(jobs[0]["state"], "done", "{jobs}");
     assert_eq!(jobs[0]["rows_written"], 200_000);
 }
+
+#[tokio::test]
+async fn a_failing_carrier_trips_its_circuit_and_calls_go_to_the_next_one() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let cheap = new_carrier(&app, &admin, "cheap").await;
+    let other = new_carrier(&app, &admin, "other").await;
+    crate::rates::price(&app, &admin, "44", "0.02").await;
+    upload(&app, &admin.access, cheap, "", format!("{HEADER}44,UK,0.005,0,0,60\n")).await;
+    upload(&app, &admin.access, other, "", format!("{HEADER}44,UK,0.010,0,0,60\n")).await;
+    let sim = routes_become(&app, &admin, "+442079460123", 2).await;
+    assert_eq!(sim["routes"][0]["carrier_name"], "cheap", "{sim}");
+    // Five attempts through `cheap` fail in a row (503s): its circuit opens.
+    let attempt = |outcome: &str, code: u16| server::storage::Attempt {
+        carrier_id: Some(cheap),
+        carrier_name: "cheap".into(),
+        gateway: None,
+        sip_code: Some(code),
+        outcome: outcome.into(),
+        started_at: chrono::Utc::now(),
+        pdd_ms: None,
+        duration_ms: None,
+    };
+    for i in 0..5 {
+        app.db.record_attempt(&format!("c{i}"), &attempt("failed", 503)).await.unwrap();
+    }
+    let sim = simulate(&app, &admin, "+442079460123").await;
+    assert_eq!(sim["routes"][0]["carrier_name"], "other", "{sim}");
+    let cheap_verdict = sim["verdicts"].as_array().unwrap().iter().find(|v| v["carrier_name"] == "cheap").unwrap();
+    assert_eq!(cheap_verdict["outcome"], "circuit_open", "{sim}");
+    // A success (the half-open probe) closes it again.
+    app.db.record_attempt("c5", &attempt("answered", 200)).await.unwrap();
+    let sim = simulate(&app, &admin, "+442079460123").await;
+    assert_eq!(sim["routes"][0]["carrier_name"], "cheap", "{sim}");
+}
