@@ -3,6 +3,7 @@
 //! is built from every carrier's active deck: its latest with `effective_from <= now`.
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait, sea_query::Expr,
@@ -134,7 +135,9 @@ impl Db {
         }
         let mut out = vec![];
         for d in active {
-            let rows: Vec<(String, i64, i64, i32, i32, i32)> = buy_rates::Entity::find()
+            // Streamed row by row into compact (prefix, tariff) pairs: a million driver rows are
+            // never held at once.
+            let mut stream = buy_rates::Entity::find()
                 .select_only()
                 .columns([
                     buy_rates::Column::Prefix,
@@ -145,15 +148,17 @@ impl Db {
                     buy_rates::Column::NextIncrement,
                 ])
                 .filter(buy_rates::Column::DeckId.eq(d.id))
-                .into_tuple()
-                .all(&self.conn)
+                .into_tuple::<(String, i64, i64, i32, i32, i32)>()
+                .stream(&self.conn)
                 .await?;
-            let rows = rows
-                .into_iter()
-                .filter_map(|(p, pm, fee, min, first, next)| {
-                    Some((p.parse().ok()?, tariff(pm, fee, min, first, next)?))
-                })
-                .collect();
+            let mut rows = Vec::with_capacity(usize::try_from(d.rows).unwrap_or(0));
+            while let Some(row) = stream.next().await {
+                let (p, pm, fee, min, first, next) = row?;
+                if let (Ok(prefix), Some(t)) = (p.parse::<Prefix>(), tariff(pm, fee, min, first, next)) {
+                    rows.push((prefix, t));
+                }
+            }
+            drop(stream);
             out.push((CarrierId(d.carrier_id), d.id, rows));
         }
         Ok((out, next_change))
