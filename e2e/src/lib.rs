@@ -51,6 +51,8 @@ impl Stack {
         settings.gateway.webrtc_bind = "127.0.0.1:0".parse()?;
         settings.web_dist = Some(web_dist()?);
         settings.admin = Some(AdminSeed { email: ADMIN_EMAIL.into(), password: Some(Secret::new(ADMIN_PASSWORD)) });
+        // No OPTIONS pings unless a test asks: a sipp carrier takes every request as a new call.
+        settings.routing.options_interval_secs = 0;
         tweak(&mut settings);
         let app = server::App::build(settings).await?;
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -82,6 +84,16 @@ impl Stack {
         let status = r.status();
         let reply: serde_json::Value = r.json().await.unwrap_or_default();
         anyhow::ensure!(status.is_success(), "POST {path}: {status} {reply}");
+        Ok(reply)
+    }
+
+    /// An admin API read; the JSON reply.
+    pub async fn admin_get(&self, path: &str) -> Result<serde_json::Value> {
+        let token = self.admin_token().await?;
+        let r = reqwest::Client::new().get(self.url(path)).bearer_auth(token).send().await?;
+        let status = r.status();
+        let reply: serde_json::Value = r.json().await.unwrap_or_default();
+        anyhow::ensure!(status.is_success(), "GET {path}: {status} {reply}");
         Ok(reply)
     }
 

@@ -131,6 +131,11 @@ impl Bridge {
         self.state == State::Ended
     }
 
+    /// Outbound: the caller hung up before the answer; the CANCEL is on its way.
+    pub fn is_hanging_up(&self) -> bool {
+        self.state == State::Cancelling
+    }
+
     pub fn is_answered(&self) -> bool {
         self.state == State::Answered
     }

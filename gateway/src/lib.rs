@@ -10,6 +10,7 @@
 //! server logic), [`relay`] (RTP rewriting, latching, inactivity), [`sdp`] (the carrier leg's
 //! SDP), [`tone`]/[`g711`] (ringback). [`media`] and [`sip`] are the thin tokio shells.
 
+pub mod attempts;
 pub mod bridge;
 pub mod g711;
 pub mod media;
@@ -128,6 +129,19 @@ impl Gateway {
 
     pub fn command(&self, cmd: Command) {
         self.shared.command(cmd);
+    }
+
+    /// Sends `OPTIONS` to a carrier's gateway and waits up to `wait` for a final response:
+    /// its status code and the round-trip time. Any final response means the gateway is there
+    /// (many answer 404 or 405 to OPTIONS); `Err` when none came or it could not be sent.
+    pub async fn ping(
+        &self,
+        host: &str,
+        port: u16,
+        transport: protocol::gateway::SipTransport,
+        wait: Duration,
+    ) -> Result<(u16, Duration), String> {
+        self.shared.ping(host, port, transport, wait).await
     }
 
     /// Calls in progress (for health and tests).

@@ -8,11 +8,13 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use std::time::{Duration, Instant};
+
 use protocol::gateway::{Command, Dial, EndReason, Event, SipTransport};
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason, TransactionHandle};
 use rsipstack::dialog::dialog_layer::DialogLayer;
-use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::dialog::invitation::{InviteAsyncResult, InviteOption};
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::prelude::HeadersExt;
 use rsipstack::sip::{Header, HostWithPort, Method, Request, Scheme, SipMessage, StatusCode, Transport, Uri, Version};
@@ -20,7 +22,9 @@ use rsipstack::transaction::endpoint::MessageInspector;
 use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::SipAddr;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
+use crate::attempts::{Attempts, Failure, Next, Target};
 use crate::bridge::{Bridge, Input, MediaAction, Notice, Origin, Output, SipAction};
 use crate::media::{Media, MediaEvent, Negotiated};
 use crate::sdp::{self, Codec, Direction, MediaOffer, RemoteMedia};
@@ -145,6 +149,53 @@ impl Shared {
         };
         if let Err(e) = result {
             tracing::debug!(error = %e, "replying failed");
+        }
+    }
+
+    /// One OPTIONS transaction to `host:port`; see [`crate::Gateway::ping`].
+    pub async fn ping(
+        &self,
+        host: &str,
+        port: u16,
+        transport: SipTransport,
+        wait: Duration,
+    ) -> Result<(u16, Duration), String> {
+        use rsipstack::transaction::key::{TransactionKey, TransactionRole};
+        let started = Instant::now();
+        let param = if transport == SipTransport::Tcp { ";transport=tcp" } else { "" };
+        let uri = Uri::try_from(format!("sip:{host}:{port}{param}").as_str()).map_err(|e| e.to_string())?;
+        let endpoint = self.dialogs.endpoint.clone();
+        let target = SipAddr {
+            r#type: Some(if transport == SipTransport::Tcp { Transport::Tcp } else { Transport::Udp }),
+            addr: HostWithPort::try_from(format!("{host}:{port}").as_str()).map_err(|e| e.to_string())?,
+        };
+        let via = match endpoint.transport_layer.lookup(&target, None).await {
+            Ok((connection, _)) => endpoint.get_via(Some(connection.get_addr().clone()), None),
+            Err(_) => endpoint.get_via(None, None),
+        }
+        .map_err(|e| e.to_string())?;
+        let from = rsipstack::sip::typed::From { display_name: None, uri: self.contact(), params: vec![] }
+            .with_tag(rsipstack::transaction::make_tag());
+        let to = rsipstack::sip::typed::To { display_name: None, uri: uri.clone(), params: vec![] };
+        let request = endpoint.make_request(Method::Options, uri, via, from, to, 1, None);
+        let key = TransactionKey::from_request(&request, TransactionRole::Client).map_err(|e| e.to_string())?;
+        let mut tx = Transaction::new_client(key, request, endpoint, None);
+        tx.destination = Some(target);
+        let answer = async {
+            tx.send().await.map_err(|e| e.to_string())?;
+            while let Some(msg) = tx.receive().await {
+                if let SipMessage::Response(resp) = msg
+                    && resp.status_code.code() >= 200
+                {
+                    return Ok(resp.status_code.code());
+                }
+            }
+            Err("no response".to_string())
+        };
+        match tokio::time::timeout(wait, answer).await {
+            Ok(Ok(code)) => Ok((code, started.elapsed())),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(format!("no response within {} ms", wait.as_millis())),
         }
     }
 
@@ -422,6 +473,26 @@ impl CallTask {
         }
     }
 
+    /// The current attempt failed: tells the server and says which attempt is next, or ends the
+    /// call with this failure when there is none.
+    async fn attempt_failed(&mut self, attempts: &mut Attempts, failure: Failure) -> Option<Target> {
+        match attempts.failed(failure, self.bridge.is_hanging_up(), Instant::now()) {
+            Next::Try(target) => {
+                let (failure, sip_code) = failure.wire();
+                self.tell(Event::AttemptFailed { call_id: self.id.clone(), failure, sip_code });
+                Some(target)
+            }
+            Next::GiveUp => {
+                let code = match failure {
+                    Failure::Final(code) => Some(code),
+                    _ => None,
+                };
+                self.handle(Input::Failed { code }).await;
+                None
+            }
+        }
+    }
+
     fn bridge_is_outbound(&self) -> bool {
         self.origin == Origin::Outbound
     }
@@ -432,6 +503,48 @@ fn remote_media(body: &[u8]) -> Option<RemoteMedia> {
         return None;
     }
     sdp::parse_remote(&String::from_utf8_lossy(body)).ok()
+}
+
+/// One attempt's INVITE: its dialog, the transaction's result and the dialog's events.
+struct Leg {
+    dialog: InviteDialog,
+    join: JoinHandle<InviteAsyncResult>,
+    states: DialogStateReceiver,
+    final_seen: bool,
+    /// Any response came back (a CANCEL may be sent).
+    responded: bool,
+}
+
+impl Leg {
+    /// Gives the attempt up in the background: CANCEL when the carrier responded (and BYE a
+    /// 200 that crosses it), else the transaction just stops retransmitting.
+    fn abandon(self, shared: &Arc<Shared>) {
+        let Leg { dialog, join, final_seen, responded, .. } = self;
+        let dialogs = shared.dialogs.clone();
+        if final_seen || !responded {
+            join.abort();
+            dialogs.remove_dialog(&dialog.id());
+            return;
+        }
+        tokio::spawn(async move {
+            let _ = dialog.cancel().await;
+            if let Ok(Ok(Ok((_, Some(resp))))) = tokio::time::timeout(Duration::from_secs(32), join).await
+                && resp.status_code.code() < 300
+            {
+                let _ = dialog.bye().await;
+            }
+            dialogs.remove_dialog(&dialog.id());
+        });
+    }
+}
+
+/// Sends the INVITE of one attempt.
+#[allow(clippy::result_large_err)] // rsipstack's error type
+fn start_leg(shared: &Arc<Shared>, dial: &Dial, target: Target, offer: String) -> rsipstack::Result<Leg> {
+    let (state_tx, states) = shared.dialogs.new_dialog_state_channel();
+    let opt = invite_option(shared, dial, target, offer)?;
+    let (dialog, join) = shared.dialogs.do_invite_async(opt, state_tx)?;
+    Ok(Leg { dialog, join, states, final_seen: false, responded: false })
 }
 
 async fn outbound(shared: Arc<Shared>, dial: Dial, mut rx: mpsc::UnboundedReceiver<CallMsg>) {
@@ -448,45 +561,108 @@ async fn outbound(shared: Arc<Shared>, dial: Dial, mut rx: mpsc::UnboundedReceiv
     };
     let _ = shared.events.send(Event::Media { call_id: id.clone(), sdp: neg.browser_sdp.clone() });
     let mut task = CallTask::new(shared.clone(), id.clone(), Origin::Outbound, &neg);
-    let (state_tx, mut state_rx) = shared.dialogs.new_dialog_state_channel();
-    let invite = match invite_option(&shared, &dial, sdp::build(&task.local)) {
-        Ok(opt) => shared.dialogs.do_invite_async(opt, state_tx),
-        Err(e) => Err(e),
+    let gateways = dial.routes.iter().map(|r| r.trunk.gateways.len()).collect();
+    let Some(mut attempts) = Attempts::new(gateways, dial.failover.clone(), Instant::now()) else {
+        tracing::warn!(call = %id, "no route with a gateway");
+        let _ = shared.events.send(ended(EndReason::Failed));
+        return shared.finish(&id);
     };
-    let (dialog, mut join) = match invite {
-        Ok(pair) => pair,
-        Err(e) => {
-            tracing::warn!(call = %id, error = %e, "INVITE could not be sent");
-            let _ = shared.events.send(ended(EndReason::Failed));
-            return shared.finish(&id);
-        }
-    };
-    task.dialog = Some(dialog.clone());
-    let mut final_seen = false;
+    let mut next = Some(attempts.current());
+    let mut leg: Option<Leg> = None;
     while !task.bridge.is_ended() {
-        tokio::select! {
-            r = &mut join, if !final_seen => {
-                final_seen = true;
-                let input = match r {
-                    Ok(Ok((_, Some(resp)))) if resp.status_code.code() < 300 => Input::Accepted { media: remote_media(&resp.body) },
-                    Ok(Ok((_, Some(resp)))) => Input::Failed { code: Some(resp.status_code.code()) },
-                    Ok(Ok((_, None))) | Ok(Err(_)) | Err(_) => Input::Failed { code: None },
-                };
-                task.handle(input).await;
+        if let Some(target) = next.take() {
+            let gw = &dial.routes[target.route].trunk.gateways[target.gateway];
+            task.tell(Event::AttemptStarted {
+                call_id: id.clone(),
+                route: target.route,
+                gateway: format!("{}:{}", gw.host, gw.port),
+            });
+            match start_leg(&shared, &dial, target, sdp::build(&task.local)) {
+                Ok(l) => {
+                    task.dialog = Some(l.dialog.clone());
+                    leg = Some(l);
+                }
+                Err(e) => {
+                    tracing::info!(call = %id, error = %e, "INVITE could not be sent");
+                    next = task.attempt_failed(&mut attempts, Failure::TransportError).await;
+                    continue;
+                }
             }
-            Some(state) = state_rx.recv() => task.dialog_state(state).await,
+        }
+        let Some(l) = leg.as_mut() else { break };
+        // Timers apply while the INVITE waits for its final response.
+        let deadline = if l.final_seen { None } else { attempts.poll_timeout() };
+        let failure = tokio::select! {
+            r = &mut l.join, if !l.final_seen => {
+                l.final_seen = true;
+                match r {
+                    Ok(Ok((_, Some(resp)))) if resp.status_code.code() < 300 => {
+                        attempts.response(resp.status_code.code(), !resp.body.is_empty());
+                        task.handle(Input::Accepted { media: remote_media(&resp.body) }).await;
+                        None
+                    }
+                    Ok(Ok((_, Some(resp)))) => Some(Failure::Final(resp.status_code.code())),
+                    Ok(Ok((_, None))) => Some(Failure::NoTrying),
+                    Ok(Err(_)) | Err(_) => Some(Failure::TransportError),
+                }
+            }
+            Some(state) = l.states.recv() => {
+                match &state {
+                    DialogState::Trying(_) => {
+                        l.responded = true;
+                        attempts.response(100, false);
+                    }
+                    DialogState::Early(_, resp) => {
+                        l.responded = true;
+                        attempts.response(resp.status_code.code(), !resp.body.is_empty());
+                    }
+                    _ => {}
+                }
+                task.dialog_state(state).await;
+                None
+            }
+            () = sleep_until(deadline) => attempts.handle_timeout(Instant::now()),
             Some(CallMsg::Server(cmd)) = rx.recv() => {
                 if let Command::Hangup { .. } = cmd {
                     task.handle(Input::Hangup).await;
                 }
+                None
             }
-            Some(event) = media_rx.recv() => task.handle(media_input(event)).await,
+            Some(event) = media_rx.recv() => {
+                task.handle(media_input(event)).await;
+                None
+            }
             else => break,
+        };
+        if let Some(failure) = failure {
+            if let Some(old) = leg.take() {
+                let (dialog, abandoned) = (old.dialog.clone(), !old.final_seen);
+                if abandoned {
+                    old.abandon(&shared);
+                } else {
+                    drain_after_end(&mut { old.states });
+                    shared.dialogs.remove_dialog(&dialog.id());
+                }
+            }
+            next = task.attempt_failed(&mut attempts, failure).await;
+            if next.is_none() && !task.bridge.is_ended() {
+                break;
+            }
         }
     }
-    drain_after_end(&mut state_rx);
-    shared.dialogs.remove_dialog(&dialog.id());
+    if let Some(mut l) = leg {
+        drain_after_end(&mut l.states);
+        shared.dialogs.remove_dialog(&l.dialog.id());
+    }
     shared.finish(&id);
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 fn media_input(event: MediaEvent) -> Input {
@@ -501,20 +677,21 @@ fn drain_after_end(rx: &mut DialogStateReceiver) {
 }
 
 #[allow(clippy::result_large_err)] // rsipstack's error type
-fn invite_option(shared: &Shared, dial: &Dial, offer: String) -> rsipstack::Result<InviteOption> {
-    let gw = dial.trunk.gateways.first().ok_or_else(|| rsipstack::Error::Error("the carrier has no gateway".into()))?;
+fn invite_option(shared: &Shared, dial: &Dial, target: Target, offer: String) -> rsipstack::Result<InviteOption> {
+    let route = &dial.routes[target.route];
+    let gw = &route.trunk.gateways[target.gateway];
     let transport = match gw.transport {
         SipTransport::Udp => Transport::Udp,
         SipTransport::Tcp => Transport::Tcp,
     };
     let target = HostWithPort::try_from(format!("{}:{}", gw.host, gw.port).as_str())?;
     let param = if transport == Transport::Tcp { ";transport=tcp" } else { "" };
-    let callee = Uri::try_from(format!("sip:{}@{}:{}{param}", dial.number, gw.host, gw.port).as_str())?;
-    let from_host = dial.trunk.from_domain.clone().unwrap_or_else(|| shared.local.ip().to_string());
-    let caller = Uri::try_from(format!("sip:{}@{from_host}", dial.caller_id).as_str())?;
-    let credential = dial.trunk.username.as_ref().map(|u| Credential {
+    let callee = Uri::try_from(format!("sip:{}@{}:{}{param}", route.number, gw.host, gw.port).as_str())?;
+    let from_host = route.trunk.from_domain.clone().unwrap_or_else(|| shared.local.ip().to_string());
+    let caller = Uri::try_from(format!("sip:{}@{from_host}", route.caller_id).as_str())?;
+    let credential = route.trunk.username.as_ref().map(|u| Credential {
         username: u.clone(),
-        password: dial.trunk.password.clone().unwrap_or_default(),
+        password: route.trunk.password.clone().unwrap_or_default(),
         realm: None,
         auth_username: None,
     });

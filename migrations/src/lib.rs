@@ -19,6 +19,7 @@ mod m20261123_000006_retail;
 mod m20261123_000007_call_heartbeat;
 mod m20261123_000008_billing;
 mod m20261123_000009_decks;
+mod m20261123_000010_route_limits;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_call_heartbeat::Migration),
             Box::new(m20261123_000008_billing::Migration),
             Box::new(m20261123_000009_decks::Migration),
+            Box::new(m20261123_000010_route_limits::Migration),
         ]
     }
 }

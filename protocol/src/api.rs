@@ -397,6 +397,12 @@ pub struct Carrier {
     /// Canonical CIDRs; INVITEs are accepted only from these.
     pub inbound_cidrs: Vec<String>,
     pub gateways: Vec<CarrierGateway>,
+    /// Concurrent calls through this carrier at most (`None`: no limit).
+    #[serde(default)]
+    pub max_calls: Option<u32>,
+    /// New calls per second at most (`None`: no limit).
+    #[serde(default)]
+    pub max_cps: Option<u32>,
     /// RFC 3339, UTC.
     pub created_at: String,
     pub updated_at: String,
@@ -432,6 +438,12 @@ pub struct CarrierInput {
     pub inbound_cidrs: Vec<String>,
     /// 1 to 8, in order.
     pub gateways: Vec<CarrierGateway>,
+    /// 1 to 100000, or absent for no limit.
+    #[serde(default)]
+    pub max_calls: Option<u32>,
+    /// 1 to 10000, or absent for no limit.
+    #[serde(default)]
+    pub max_cps: Option<u32>,
 }
 
 /// A telephone number that rings a user: `GET /api/admin/dids`.
@@ -571,6 +583,104 @@ pub struct RouteVerdict {
     pub rank: Option<u32>,
     /// The reason in words.
     pub explanation: String,
+}
+
+/// One try to reach the far end of a call: one carrier, one gateway.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CallAttempt {
+    pub carrier_id: Option<i64>,
+    pub carrier_name: String,
+    /// `host:port`.
+    pub gateway: Option<String>,
+    pub sip_code: Option<u16>,
+    /// `answered`, `failed` (a final error response), `timeout`, `transport_error`, `busy`,
+    /// `no_answer`, `declined`, `not_found`, `cancelled`.
+    pub outcome: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// Post-dial delay: INVITE to the first 18x or answer.
+    pub pdd_ms: Option<i64>,
+    /// Answered attempts: answer to hang-up.
+    pub duration_ms: Option<i64>,
+}
+
+/// A call record with everything known about it: `GET /api/admin/calls/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CallDetail {
+    pub id: String,
+    /// `webrtc`, `pstn_out`, `pstn_in`.
+    pub kind: String,
+    pub caller_id: i64,
+    pub callee_id: Option<i64>,
+    pub number: Option<String>,
+    pub carrier_id: Option<i64>,
+    pub carrier_name: Option<String>,
+    /// Why each carrier was chosen or left out when the call was placed, one line each.
+    pub route_plan: Option<String>,
+    pub created_at: String,
+    pub answered_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub end_cause: Option<String>,
+    /// The user who ended it, when a person did (a party, or an admin).
+    pub ended_by: Option<i64>,
+    pub sip_code: Option<u16>,
+    pub billable_secs: Option<i64>,
+    pub charge_micros: Option<i64>,
+    pub buy_cost_micros: Option<i64>,
+    pub attempts: Vec<CallAttempt>,
+}
+
+/// A carrier's health now and recently: `GET /api/admin/carriers/{id}/health`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CarrierHealth {
+    pub carrier_id: i64,
+    pub circuit_open: bool,
+    /// Over the latest attempts (up to 50), in thousandths; `None` below 10 attempts.
+    pub asr_permille: Option<u16>,
+    /// Average answered call duration over the latest attempts, in seconds.
+    pub acd_secs: Option<i64>,
+    /// Average post-dial delay over the latest attempts, in milliseconds.
+    pub pdd_ms: Option<i64>,
+    pub calls_now: u32,
+    pub calls_last_second: u32,
+    pub gateways: Vec<GatewayStatus>,
+    /// Per hour, oldest first, the last 24 hours that had attempts.
+    pub hours: Vec<HealthHour>,
+    /// Newest first.
+    pub recent: Vec<CallAttemptOf>,
+}
+
+/// What the latest OPTIONS ping to one gateway said.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GatewayStatus {
+    /// `host:port`.
+    pub gateway: String,
+    /// `up`, `down` (no answer), `unknown` (not pinged yet).
+    pub status: String,
+    /// The response code of the latest ping, when one came.
+    pub code: Option<u16>,
+    pub rtt_ms: Option<u64>,
+    /// RFC 3339, UTC.
+    pub checked_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HealthHour {
+    /// RFC 3339, UTC, the start of the hour.
+    pub hour: String,
+    pub attempts: u32,
+    pub answered: u32,
+    pub asr_permille: u16,
+    pub acd_secs: Option<i64>,
+    pub pdd_ms: Option<i64>,
+}
+
+/// An attempt with the call it belonged to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CallAttemptOf {
+    pub call_id: String,
+    #[serde(flatten)]
+    pub attempt: CallAttempt,
 }
 
 #[cfg(test)]

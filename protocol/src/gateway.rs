@@ -29,19 +29,55 @@ pub enum Command {
 pub struct Dial {
     pub call_id: String,
     pub offer: String,
-    /// The user part of the Request-URI, after the carrier's strip/prepend rules.
+    pub caller_name: Option<String>,
+    /// The carriers to try, in order (least cost first); the next one only when an attempt fails
+    /// the way `failover` says.
+    pub routes: Vec<DialRoute>,
+    pub failover: Failover,
+}
+
+/// One carrier to try for a call.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DialRoute {
+    /// The user part of the Request-URI, after this carrier's strip/prepend rules.
     pub number: String,
     /// The user part of the From URI (the caller ID), or `anonymous`.
     pub caller_id: String,
-    pub caller_name: Option<String>,
     pub trunk: Trunk,
+}
+
+/// When an attempt that failed moves on to the next gateway or carrier.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Failover {
+    /// Final responses (inclusive ranges) that move on to the next carrier.
+    pub codes: Vec<(u16, u16)>,
+    /// A gateway that sends nothing at all (not even `100 Trying`) for this long is given up
+    /// (the next gateway of the carrier, then the next carrier). 0: wait for the transaction
+    /// timeout.
+    pub trying_ms: u64,
+    /// A carrier that sends no `18x` for this long after the INVITE is given up. 0: never.
+    pub ringing_ms: u64,
+    /// Move on when the INVITE cannot be sent (connection refused, no route to host).
+    pub on_transport_error: bool,
+}
+
+impl Default for Failover {
+    /// 408, 480 and 500–599 fail over; no `100 Trying` within 2 s does too.
+    fn default() -> Self {
+        Failover {
+            codes: vec![(408, 408), (480, 480), (500, 599)],
+            trying_ms: 2000,
+            ringing_ms: 0,
+            on_transport_error: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Trunk {
     pub carrier_id: i64,
     pub name: String,
-    /// In order of preference; the gateway uses the first.
+    /// In order of preference: the next is tried when one does not answer at all.
     pub gateways: Vec<TrunkGateway>,
     pub username: Option<String>,
     pub password: Option<String>,
@@ -76,9 +112,28 @@ pub enum Event {
     /// Inbound: an INVITE from `source` (`ip:port`) for `to`. `offer` is the gateway's WebRTC offer
     /// for the browser. The server replies with `Ringing`/`Answer`/`Reject` for `call_id`.
     Incoming { call_id: String, source: String, from: String, from_name: Option<String>, to: String, offer: String },
+    /// Outbound: an INVITE went to `gateway` (`host:port`) of `routes[route]`.
+    AttemptStarted { call_id: String, route: usize, gateway: String },
+    /// Outbound: that attempt failed and the next one follows (an `AttemptStarted` comes next).
+    /// The last attempt ends with [`Event::Ended`] instead.
+    AttemptFailed { call_id: String, failure: AttemptFailure, sip_code: Option<u16> },
     /// The call is over on the SIP side. `sip_code` is the carrier leg's final response when there
     /// was one (486, 487, 200 for an answered call...).
     Ended { call_id: String, reason: EndReason, sip_code: Option<u16> },
+}
+
+/// How a failed attempt ended. Stable snake_case codes.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptFailure {
+    /// A final response, 300 to 699.
+    Final,
+    /// Nothing came back, not even `100 Trying`, within [`Failover::trying_ms`].
+    NoTrying,
+    /// No `18x` within [`Failover::ringing_ms`].
+    NoRinging,
+    /// The INVITE could not be sent, or the connection broke.
+    TransportError,
 }
 
 /// Why the SIP side of a call ended. Stable snake_case codes.

@@ -106,6 +106,9 @@ pub struct Carrier {
     pub inbound: Vec<IpNet>,
     /// In order; at least one.
     pub gateways: Vec<Gateway>,
+    /// Concurrent calls at most, and new calls per second at most (`None`: no limit).
+    pub max_calls: Option<u32>,
+    pub max_cps: Option<u32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -148,6 +151,8 @@ pub struct CarrierSpec {
     pub prepend: String,
     pub inbound: Vec<IpNet>,
     pub gateways: Vec<Gateway>,
+    pub max_calls: Option<u32>,
+    pub max_cps: Option<u32>,
 }
 
 /// Trimmed, 1 to 64 characters, no control characters.
@@ -252,6 +257,8 @@ mod tests {
             prepend: prepend.into(),
             inbound: inbound.iter().map(|c| parse_cidr(c).unwrap()).collect(),
             gateways: vec![],
+            max_calls: None,
+            max_cps: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -26,6 +26,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub log: LogSettings,
     pub calls: CallSettings,
+    pub routing: RoutingSettings,
     pub ice: IceSettings,
     pub gateway: GatewaySettings,
     pub payments: PaymentSettings,
@@ -155,6 +156,43 @@ impl CallSettings {
     }
 }
 
+/// Least-cost routing, failover and carrier health.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutingSettings {
+    /// Route through carriers that buy at or above the sell price.
+    pub allow_loss: bool,
+    /// Carriers a call tries at most.
+    pub max_attempts: usize,
+    /// Final SIP codes that fail over to the next carrier: "408, 480, 500-599".
+    pub failover_codes: String,
+    /// A gateway silent (not even 100 Trying) this long is given up; 0: the SIP timeout (32 s).
+    pub trying_timeout_ms: u64,
+    /// A carrier that has not rung (18x) this long after the INVITE is given up; 0: never.
+    pub ringing_timeout_secs: u64,
+    /// Consecutive carrier failures that open its circuit...
+    pub breaker_failures: usize,
+    /// ...for this long; then one call is let through as a probe.
+    pub breaker_cooldown_secs: u64,
+    /// SIP OPTIONS to every enabled carrier's gateways this often; 0: off.
+    pub options_interval_secs: u64,
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        Self {
+            allow_loss: false,
+            max_attempts: 3,
+            failover_codes: "408, 480, 500-599".into(),
+            trying_timeout_ms: 2000,
+            ringing_timeout_secs: 0,
+            breaker_failures: 5,
+            breaker_cooldown_secs: 60,
+            options_interval_secs: 30,
+        }
+    }
+}
+
 /// STUN/TURN servers handed to browsers. With `turn_secret`, clients get short-lived TURN
 /// credentials per the TURN REST API (coturn's `use-auth-secret` / `static-auth-secret`).
 #[derive(Debug, Clone, Deserialize)]
@@ -255,6 +293,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             log: LogSettings::default(),
             calls: CallSettings::default(),
+            routing: RoutingSettings::default(),
             ice: IceSettings::default(),
             gateway: GatewaySettings::default(),
             payments: PaymentSettings::default(),

@@ -13,6 +13,7 @@ pub mod lcr;
 pub mod ledger;
 pub mod number;
 pub mod payments;
+pub mod pings;
 pub mod rating;
 pub mod routing;
 pub mod signaling;

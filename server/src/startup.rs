@@ -89,6 +89,14 @@ impl App {
         if payments.stripe.is_none() {
             tracing::info!("card top-ups are off: STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are not set");
         }
+        let rules = crate::lcr::Rules::from_settings(&settings.routing).context("routing settings")?;
+        let pings = Arc::new(crate::pings::Pings::default());
+        if let Some(gw) = hub.gateway()
+            && settings.routing.options_interval_secs > 0
+        {
+            let every = Duration::from_secs(settings.routing.options_interval_secs);
+            crate::pings::spawn(db.clone(), gw.clone(), pings.clone(), every);
+        }
         let routes = Arc::new(crate::routing::table::LiveTable::default());
         let rebuild_routes = Arc::new(tokio::sync::Notify::new());
         crate::lcr::start(db.clone(), routes.clone(), rebuild_routes.clone())
@@ -102,6 +110,8 @@ impl App {
             hub,
             payments,
             routes,
+            rules,
+            pings,
             rebuild_routes,
             deck_jobs: crate::http::decks::ImportJobs::new(),
         });

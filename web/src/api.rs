@@ -254,6 +254,48 @@ pub async fn simulate_route(token: String, number: String) -> Result<api::RouteS
     get(Request::get("/api/admin/routes/simulate").query([("number", number.as_str())]), &token).await
 }
 
+pub async fn carrier_health(token: String, carrier: i64) -> Result<api::CarrierHealth, ApiError> {
+    get(Request::get(&format!("/api/admin/carriers/{carrier}/health")), &token).await
+}
+
+pub async fn carrier(token: String, carrier: i64) -> Result<api::Carrier, ApiError> {
+    get(Request::get(&format!("/api/admin/carriers/{carrier}")), &token).await
+}
+
+/// A deck as CSV text (the export the server streams).
+pub async fn export_deck(token: String, carrier: i64, deck: i64) -> Result<String, ApiError> {
+    let req = authed(Request::get(&format!("/api/admin/carriers/{carrier}/decks/{deck}/export")), Some(&token));
+    let resp = req.send().await.map_err(ApiError::network)?;
+    if !resp.ok() {
+        return read::<()>(resp).await.map(|()| String::new());
+    }
+    resp.text().await.map_err(ApiError::network)
+}
+
+/// Hands `text` to the browser as a download named `name`.
+pub fn download(name: &str, text: &str, mime: &str) -> Result<(), ApiError> {
+    use wasm_bindgen::JsCast;
+    let fail = |_: wasm_bindgen::JsValue| ApiError {
+        status: 0,
+        code: "download".into(),
+        message: "The browser could not save the file.".into(),
+        fields: BTreeMap::new(),
+    };
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type(mime);
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(fail)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(fail)?;
+    let document = web_sys::window().and_then(|w| w.document()).ok_or_else(|| fail(wasm_bindgen::JsValue::NULL))?;
+    let a: web_sys::HtmlAnchorElement =
+        document.create_element("a").map_err(fail)?.dyn_into().map_err(|_| fail(wasm_bindgen::JsValue::NULL))?;
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

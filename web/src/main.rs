@@ -64,6 +64,7 @@ fn App() -> impl IntoView {
                         <Route path=path!("/balance") view=|| view! { <Signed><pages::balance::Balance/></Signed> }/>
                         <Route path=path!("/admin") view=|| view! { <Signed><pages::admin::Admin/></Signed> }/>
                         <Route path=path!("/admin/carriers") view=|| view! { <Signed><pages::carriers::Carriers/></Signed> }/>
+                        <Route path=path!("/admin/carriers/:id") view=|| view! { <Signed><pages::carrier::CarrierDetail/></Signed> }/>
                         <Route path=path!("/admin/dids") view=|| view! { <Signed><pages::dids::Dids/></Signed> }/>
                         <Route path=path!("/admin/routes") view=|| view! { <Signed><pages::routes::Routes/></Signed> }/>
                     </Routes>

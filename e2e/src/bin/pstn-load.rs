@@ -215,7 +215,7 @@ async fn run(args: Args, gw_rt: tokio::runtime::Handle, sipp_slot: carrier::Slot
                 | Event::Progress { call_id, .. }
                 | Event::Answered { call_id }
                 | Event::Ended { call_id, .. } => call_id,
-                Event::Incoming { .. } => continue,
+                Event::Incoming { .. } | Event::AttemptStarted { .. } | Event::AttemptFailed { .. } => continue,
             };
             let Some(slot) =
                 id.strip_prefix("load-").and_then(|i| i.parse::<usize>().ok()).and_then(|i| senders.get_mut(i))

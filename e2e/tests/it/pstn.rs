@@ -387,3 +387,58 @@ async fn an_admin_imports_rate_decks_and_simulates_routes_in_the_dashboard() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_fails_over_from_a_503_carrier_and_the_admin_sees_it_on_the_carrier_health_page() {
+    let stack = Stack::start().await.unwrap();
+    let port = free_udp_port();
+    carrier_and_ada(&stack, port).await.unwrap();
+    // A cheaper carrier for the same prefix that answers 503: tried first, then failed over.
+    let cheap_port = free_udp_port();
+    let cheap = stack
+        .admin_post(
+            "/api/admin/carriers",
+            serde_json::json!({"name": "Cheap", "gateways": [{"host": "127.0.0.1", "port": cheap_port, "transport": "udp"}]}),
+        )
+        .await
+        .unwrap();
+    let deck = "prefix,description,price_per_minute,connection_fee,min_duration,increment\n1,USA,0.001,0,0,60\n";
+    stack.admin_post_csv(&format!("/api/admin/carriers/{}/decks", cheap["id"]), deck).await.unwrap();
+    // Both carriers routed: wait until the cheap one ranks first.
+    for _ in 0..100 {
+        let sim = stack.admin_get("/api/admin/routes/simulate?number=%2B12025550143").await.unwrap();
+        if sim["routes"][0]["carrier_name"] == "Cheap" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let media = MediaPeer::start().await.unwrap();
+    let refusing = Sipp::uas("uas_503.xml", cheap_port, media.port).unwrap();
+    let answering = Sipp::uas("uas_auth_answer.xml", port, media.port).unwrap();
+    let cheap_id = cheap["id"].as_i64().unwrap();
+    with_browser("carrier-health", |b| async move {
+        b.log_in(&stack, "ada@example.com", PASSWORD).await?;
+        dial(&b, "+1 (202) 555-0143").await?;
+        b.wait_text("#call-state", "In call").await?;
+        wait_carrier_packets(&media, 20).await?;
+        b.click("#hangup").await?;
+        b.gone("#call-state").await?;
+        refusing.passed(Duration::from_secs(10)).await?;
+        answering.passed(Duration::from_secs(10)).await?;
+        // The admin opens the cheap carrier's health page from the carriers list.
+        b.click("#logout").await?;
+        b.wait_path("/login").await?;
+        b.log_in(&stack, e2e::ADMIN_EMAIL, e2e::ADMIN_PASSWORD).await?;
+        b.goto(&stack.url("/admin/carriers")).await?;
+        b.click(&format!("#carrier-{cheap_id} a.details")).await?;
+        b.wait_text("#carrier-title", "Cheap").await?;
+        b.wait_text("#recent-attempts tr[data-outcome=failed]", "503").await?;
+        b.wait_text("#health-circuit", "closed").await?;
+        b.wait_text(&format!("#gateway-status li[data-gateway=\"127.0.0.1:{cheap_port}\"]"), "not pinged yet").await?;
+        b.find("#health-chart g[data-attempts=\"1\"]").await?;
+        b.screenshot("carrier-health").await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}

@@ -195,7 +195,12 @@ async fn offered_then_rejected_busy(transport: Transport) {
         loop {
             match tg.events.recv().await.expect("the gateway's event channel") {
                 Event::Ended { call_id, reason, sip_code } if call_id == incoming.call_id => break (reason, sip_code),
-                Event::Ended { .. } | Event::Media { .. } | Event::Progress { .. } | Event::Answered { .. } => {}
+                Event::Ended { .. }
+                | Event::Media { .. }
+                | Event::Progress { .. }
+                | Event::Answered { .. }
+                | Event::AttemptStarted { .. }
+                | Event::AttemptFailed { .. } => {}
                 other @ Event::Incoming { .. } => panic!("unexpected {other:?}"),
             }
         }

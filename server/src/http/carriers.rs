@@ -69,6 +69,8 @@ fn to_wire(c: &Carrier) -> api::Carrier {
                 },
             })
             .collect(),
+        max_calls: c.max_calls,
+        max_cps: c.max_cps,
         created_at: time(c.created_at),
         updated_at: time(c.updated_at),
     }
@@ -157,6 +159,14 @@ fn spec_from(req: &api::CarrierInput) -> Result<CarrierSpec, ApiError> {
             gateways.push(Gateway { host, port, transport });
         }
     }
+    let limit = |f: &mut BTreeMap<String, String>, field: &str, v: Option<u32>, max: u32| match v {
+        Some(n) if n == 0 || n > max => {
+            f.insert(field.into(), format!("must be between 1 and {max}, or left empty for no limit"));
+        }
+        _ => {}
+    };
+    limit(f, "max_calls", req.max_calls, 100_000);
+    limit(f, "max_cps", req.max_cps, 10_000);
     match (name, username, password, from_domain, caller_id, strip_prefix, prepend) {
         (
             Some(name),
@@ -177,6 +187,8 @@ fn spec_from(req: &api::CarrierInput) -> Result<CarrierSpec, ApiError> {
             prepend,
             inbound,
             gateways,
+            max_calls: req.max_calls,
+            max_cps: req.max_cps,
         }),
         _ => Err(ApiError::Validation(fields)),
     }

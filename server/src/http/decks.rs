@@ -340,7 +340,15 @@ async fn simulate(
         E164::parse(&p.number, None).map_err(|e| ApiError::field("number", format!("is not a number: {e}")))?;
     let digits = number.as_str().trim_start_matches('+').to_string();
     let sell = state.db.retail_rate_for(user, &digits, Utc::now()).await?;
-    let sim = crate::lcr::plan(&state.db, &state.routes, &digits, sell.as_ref().map(|s| s.tariff.per_minute)).await?;
+    let sim = crate::lcr::plan(
+        &state.db,
+        &state.routes,
+        &state.rules,
+        &state.hub.carrier_load(),
+        &digits,
+        sell.as_ref().map(|s| s.tariff.per_minute),
+    )
+    .await?;
     let verdicts: Vec<api::RouteVerdict> = sim.verdicts.iter().map(verdict).collect();
     let routes = verdicts.iter().filter(|v| v.outcome == "chosen").cloned().collect();
     Ok(Json(api::RouteSimulation {

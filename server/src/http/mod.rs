@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod admin;
 pub mod calls;
 pub mod carriers;
+pub mod cdrs;
 pub mod decks;
 pub mod error;
 pub mod extract;
@@ -49,6 +50,10 @@ pub struct Inner {
     pub payments: crate::payments::Payments,
     /// The live LCR table, and the bell that asks for a rebuild (a deck changed).
     pub routes: std::sync::Arc<crate::routing::table::LiveTable>,
+    /// Each carrier gateway's latest OPTIONS ping.
+    pub pings: std::sync::Arc<crate::pings::Pings>,
+    /// `[routing]`: margin, attempts, failover, circuit breaker.
+    pub rules: crate::lcr::Rules,
     pub rebuild_routes: std::sync::Arc<tokio::sync::Notify>,
     /// Deck imports in progress and recent ones.
     pub deck_jobs: std::sync::Arc<decks::ImportJobs>,
@@ -75,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(calls::router())
         .merge(carriers::router())
+        .merge(cdrs::router())
         .merge(money::router())
         .merge(rates::router())
         .merge(rate_csv::router())

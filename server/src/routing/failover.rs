@@ -1,26 +1,8 @@
-//! Whether a failed attempt on one carrier should be retried on the next. Pure: the shell says
-//! how the attempt ended, this says what to do.
+//! When a failed attempt on one carrier moves on to the next: the administrator's policy, as
+//! configured and as sent to the gateway, which applies it to each attempt
+//! (`gateway::attempts`).
 
 use std::{fmt, ops::RangeInclusive};
-
-/// How an attempt on one carrier ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptOutcome {
-    /// A final response, ≥ 300, before any early media.
-    Final(u16),
-    /// No `100 Trying` (or any response) before the Trying timeout: the carrier is not there.
-    NoTrying,
-    /// No `18x` before the ringing timeout: the carrier took the call but is not placing it.
-    NoRinging,
-    /// The request could not be sent or the connection broke (DNS, TCP, ICMP).
-    TransportError,
-    /// The attempt failed after early media (a `183` with SDP) reached the caller. Whatever the
-    /// final response, the caller has heard the far end (an announcement, a ringback tone), so
-    /// starting over on another carrier would be heard too.
-    EarlyMedia,
-    /// The call was answered: the attempt succeeded.
-    Answered,
-}
 
 /// When to try the next carrier.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +11,10 @@ pub struct FailoverPolicy {
     /// which leaves out 404 (the number does not exist anywhere), 486 (busy), 600 and 603
     /// (busy or declined everywhere): another carrier reaches the same person.
     pub codes: Vec<RangeInclusive<u16>>,
-    pub on_no_trying: bool,
-    pub on_no_ringing: bool,
+    /// Give up a gateway that sends nothing at all for this long (0: the SIP timeout).
+    pub trying_ms: u64,
+    /// Give up a carrier that does not ring (18x) for this long (0: never).
+    pub ringing_ms: u64,
     pub on_transport_error: bool,
 }
 
@@ -38,8 +22,8 @@ impl Default for FailoverPolicy {
     fn default() -> Self {
         FailoverPolicy {
             codes: vec![408..=408, 480..=480, 500..=599],
-            on_no_trying: true,
-            on_no_ringing: true,
+            trying_ms: 2000,
+            ringing_ms: 0,
             on_transport_error: true,
         }
     }
@@ -88,13 +72,14 @@ impl FailoverPolicy {
     }
 }
 
-/// Whether to try the next carrier after an attempt ended with `outcome`.
-pub fn should_failover(outcome: AttemptOutcome, policy: &FailoverPolicy) -> bool {
-    match outcome {
-        AttemptOutcome::Final(code) => policy.codes.iter().any(|r| r.contains(&code)),
-        AttemptOutcome::NoTrying => policy.on_no_trying,
-        AttemptOutcome::NoRinging => policy.on_no_ringing,
-        AttemptOutcome::TransportError => policy.on_transport_error,
-        AttemptOutcome::EarlyMedia | AttemptOutcome::Answered => false,
+impl FailoverPolicy {
+    /// What the gateway is told with each call.
+    pub fn to_wire(&self) -> protocol::gateway::Failover {
+        protocol::gateway::Failover {
+            codes: self.codes.iter().map(|r| (*r.start(), *r.end())).collect(),
+            trying_ms: self.trying_ms,
+            ringing_ms: self.ringing_ms,
+            on_transport_error: self.on_transport_error,
+        }
     }
 }

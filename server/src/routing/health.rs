@@ -49,6 +49,63 @@ pub fn health(recent: &[(DateTime<Utc>, Attempted)], now: DateTime<Utc>, policy:
     Health { asr_permille, circuit_open }
 }
 
+/// One attempt, as the statistics need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    pub at: DateTime<Utc>,
+    pub answered: bool,
+    pub pdd_ms: Option<i64>,
+    pub duration_ms: Option<i64>,
+}
+
+/// Attempts, answered ones, average call duration (answered, seconds) and post-dial delay (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub attempts: u32,
+    pub answered: u32,
+    pub acd_secs: Option<i64>,
+    pub pdd_ms: Option<i64>,
+}
+
+impl Stats {
+    pub fn of<'a>(samples: impl IntoIterator<Item = &'a Sample>) -> Stats {
+        let (mut s, mut dur, mut durs, mut pdd, mut pdds) = (Stats::default(), 0i64, 0i64, 0i64, 0i64);
+        for x in samples {
+            s.attempts += 1;
+            if x.answered {
+                s.answered += 1;
+                if let Some(d) = x.duration_ms {
+                    dur += d;
+                    durs += 1;
+                }
+            }
+            if let Some(p) = x.pdd_ms {
+                pdd += p;
+                pdds += 1;
+            }
+        }
+        s.acd_secs = (durs > 0).then(|| dur / durs / 1000);
+        s.pdd_ms = (pdds > 0).then(|| pdd / pdds);
+        s
+    }
+
+    /// Answered per attempt, in thousandths (0 without attempts).
+    pub fn asr_permille(&self) -> u16 {
+        (self.answered * 1000).checked_div(self.attempts).map_or(0, |p| u16::try_from(p).unwrap_or(1000))
+    }
+}
+
+/// Per hour (the hour's start), oldest first: only hours that had attempts.
+pub fn hourly(samples: &[Sample]) -> Vec<(DateTime<Utc>, Stats)> {
+    use chrono::{DurationRound, TimeDelta};
+    let mut hours: std::collections::BTreeMap<DateTime<Utc>, Vec<Sample>> = std::collections::BTreeMap::new();
+    for s in samples {
+        let hour = s.at.duration_trunc(TimeDelta::hours(1)).unwrap_or(s.at);
+        hours.entry(hour).or_default().push(*s);
+    }
+    hours.into_iter().map(|(h, v)| (h, Stats::of(&v))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +141,26 @@ mod tests {
             (0..10).map(|i| (at(i), if i % 4 == 0 { Attempted::Answered } else { Attempted::Other })).collect();
         assert_eq!(health(&mixed, at(10), &p).asr_permille, Some(300));
         assert_eq!(health(&mixed[..9], at(10), &p).asr_permille, None);
+    }
+
+    #[test]
+    fn stats_per_hour() {
+        let t =
+            |h: u32, m: u32| DateTime::parse_from_rfc3339(&format!("2026-12-05T{h:02}:{m:02}:00Z")).unwrap().to_utc();
+        let s = |at, answered, pdd, dur| Sample { at, answered, pdd_ms: pdd, duration_ms: dur };
+        let samples = [
+            s(t(9, 5), true, Some(1000), Some(60_000)),
+            s(t(9, 50), false, Some(3000), None),
+            s(t(9, 59), true, None, Some(30_000)),
+            s(t(11, 0), false, None, None),
+        ];
+        let lines: Vec<String> = hourly(&samples)
+            .iter()
+            .map(|(h, st)| format!("{} {st:?} asr {}", h.format("%H:%M"), st.asr_permille()))
+            .collect();
+        expect_test::expect![[r#"
+            09:00 Stats { attempts: 3, answered: 2, acd_secs: Some(45), pdd_ms: Some(2000) } asr 666
+            11:00 Stats { attempts: 1, answered: 0, acd_secs: None, pdd_ms: None } asr 0"#]]
+        .assert_eq(&lines.join("\n"));
     }
 }

@@ -18,7 +18,7 @@ pub mod table;
 use std::{cmp::Reverse, fmt};
 
 pub use deck::{DeckError, DeckErrorKind, DeckErrors, DeckRow, DeckSummary, parse_deck, write_deck};
-pub use failover::{AttemptOutcome, FailoverPolicy, should_failover};
+pub use failover::FailoverPolicy;
 pub use index::{CarrierId, Lookup, Match, Prefix, PrefixError, PrefixIndex};
 
 use crate::rating::{Money, Tariff};

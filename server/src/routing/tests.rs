@@ -513,68 +513,22 @@ fn selection_with_no_match_or_no_carriers() {
 // ---------------------------------------------------------------------------------------------
 // Failover
 
-/// `codes` is the policy's code list, or `default`.
-#[track_caller]
-fn check_failover(codes: &str, outcomes: &str, expect: Expect) {
-    let mut policy = FailoverPolicy::default();
-    if codes != "default" {
-        policy.codes = FailoverPolicy::parse_codes(codes).unwrap();
-    }
-    let mut rendered = vec![format!("codes: {}", policy.codes_text())];
-    rendered.extend(outcomes.split_whitespace().map(|o| {
-        let outcome = match o {
-            "no-trying" => AttemptOutcome::NoTrying,
-            "no-ringing" => AttemptOutcome::NoRinging,
-            "transport" => AttemptOutcome::TransportError,
-            "early-media" => AttemptOutcome::EarlyMedia,
-            "answered" => AttemptOutcome::Answered,
-            code => AttemptOutcome::Final(code.parse().unwrap()),
-        };
-        format!("{o:<12} → {}", if should_failover(outcome, &policy) { "next carrier" } else { "stop" })
-    }));
-    expect.assert_eq(&rendered.join("\n"));
-}
-
 #[test]
-fn failover_default_policy() {
-    check_failover(
-        "default",
-        "403 404 408 480 486 487 500 503 599 600 603 no-trying no-ringing transport early-media answered",
-        expect![[r#"
-            codes: 408, 480, 500-599
-            403          → stop
-            404          → stop
-            408          → next carrier
-            480          → next carrier
-            486          → stop
-            487          → stop
-            500          → next carrier
-            503          → next carrier
-            599          → next carrier
-            600          → stop
-            603          → stop
-            no-trying    → next carrier
-            no-ringing   → next carrier
-            transport    → next carrier
-            early-media  → stop
-            answered     → stop"#]],
-    );
+fn failover_default_policy_on_the_wire() {
+    let p = FailoverPolicy::default();
+    expect![[r#"
+        408, 480, 500-599
+        Failover { codes: [(408, 408), (480, 480), (500, 599)], trying_ms: 2000, ringing_ms: 0, on_transport_error: true }"#]]
+    .assert_eq(&format!("{}\n{:?}", p.codes_text(), p.to_wire()));
+    assert_eq!(p.to_wire(), protocol::gateway::Failover::default());
 }
 
 #[test]
 fn failover_configured_codes() {
-    check_failover(
-        " 503 , 403-404,",
-        "403 404 408 500 503 early-media",
-        expect![[r#"
-            codes: 503, 403-404
-            403          → next carrier
-            404          → next carrier
-            408          → stop
-            500          → stop
-            503          → next carrier
-            early-media  → stop"#]],
-    );
+    let codes = FailoverPolicy::parse_codes(" 503 , 403-404,").unwrap();
+    let p = FailoverPolicy { codes, ..FailoverPolicy::default() };
+    assert_eq!(p.codes_text(), "503, 403-404");
+    assert_eq!(p.to_wire().codes, vec![(503, 503), (403, 404)]);
     let bad: Vec<String> = ["200", "600-500", "5xx", "480-", "700"]
         .iter()
         .map(|t| FailoverPolicy::parse_codes(t).unwrap_err().to_string())

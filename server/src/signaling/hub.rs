@@ -13,7 +13,7 @@ use std::{
 };
 
 use chrono::Utc;
-use protocol::gateway::{Command as GwCommand, Dial as GwDial, EndReason, Event as GwEvent};
+use protocol::gateway::{AttemptFailure, Command as GwCommand, Dial as GwDial, EndReason, Event as GwEvent};
 use protocol::ws::{Peer, ServerMsg};
 use tokio::sync::mpsc;
 
@@ -49,8 +49,20 @@ struct PstnLeg {
     inbound: bool,
     /// Outbound: the gateway's answer to the browser, repeated in `Answered`.
     answer: Option<String>,
+    /// Outbound: the carriers the gateway may try, in its order.
+    routes: Vec<RouteInfo>,
     /// Outbound: the routing attempt being made, recorded with the call when it ends.
     attempt: Option<crate::storage::Attempt>,
+    /// Outbound: attempts started so far.
+    tries: u32,
+}
+
+/// A carrier an outbound call may go through, and what it costs us there.
+#[derive(Debug, Clone)]
+pub struct RouteInfo {
+    pub carrier_id: i64,
+    pub carrier_name: String,
+    pub buy: Option<Tariff>,
 }
 
 /// How a new call is recorded.
@@ -62,6 +74,8 @@ pub enum CallRecordInit {
         number: String,
         carrier_id: i64,
         carrier_name: String,
+        /// Why each carrier was chosen or left out.
+        route_plan: String,
         /// The retail rate's prefix and tariff the call is sold at.
         sell: Option<(String, Tariff)>,
         /// The carrier's buy tariff for the number, when its deck has one.
@@ -82,6 +96,8 @@ struct State {
     devices: HashMap<DeviceId, Device>,
     calls: HashMap<CallId, LiveCall>,
     pstn: HashMap<CallId, PstnLeg>,
+    /// When each carrier's latest attempts started (its calls-per-second window).
+    starts: HashMap<i64, std::collections::VecDeque<Instant>>,
     next_generation: u64,
 }
 
@@ -169,6 +185,29 @@ impl Hub {
 
     pub fn gateway(&self) -> Option<&gateway::Gateway> {
         self.gateway.as_ref()
+    }
+
+    /// Each carrier's load now: its live calls (the current attempt of outbound calls, and
+    /// inbound calls) and the attempts it got in the last second.
+    pub fn carrier_load(&self) -> HashMap<i64, (u32, u32)> {
+        let mut st = self.lock();
+        let mut load: HashMap<i64, (u32, u32)> = HashMap::new();
+        for leg in st.pstn.values() {
+            if let Some(id) = leg.attempt.as_ref().and_then(|a| a.carrier_id) {
+                load.entry(id).or_default().0 += 1;
+            }
+        }
+        let second_ago = Instant::now().checked_sub(Duration::from_secs(1));
+        st.starts.retain(|id, starts| {
+            while starts.front().is_some_and(|t| Some(*t) < second_ago) {
+                starts.pop_front();
+            }
+            if !starts.is_empty() {
+                load.entry(*id).or_default().1 = u32::try_from(starts.len()).unwrap_or(u32::MAX);
+            }
+            !starts.is_empty()
+        });
+        load
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -346,9 +385,9 @@ impl Hub {
         st.calls.insert(id, LiveCall { tx, callee: callee_user, task });
     }
 
-    /// Starts a call from `caller` to a phone number through the gateway (number and carrier
-    /// already chosen). The gateway gets `dial` with the caller's offer; `sell` is the retail
-    /// rate the call is charged at.
+    /// Starts a call from `caller` to a phone number through the gateway (number and carriers
+    /// already chosen: `routes` in `dial`'s order, explained by `route_plan`). The gateway gets
+    /// `dial` with the caller's offer; `sell` is the retail rate the call is charged at.
     pub fn dial_number(
         self: &Arc<Self>,
         caller: Party,
@@ -356,32 +395,28 @@ impl Hub {
         callee: Peer,
         request_id: String,
         offer: String,
-        (dial, sell, buy): (GwDial, Option<(String, Tariff)>, Option<Tariff>),
+        (dial, sell, routes, route_plan): (GwDial, Option<(String, Tariff)>, Vec<RouteInfo>, String),
     ) {
         let id = CallId(dial.call_id.clone());
+        let first =
+            routes.first().cloned().unwrap_or(RouteInfo { carrier_id: 0, carrier_name: String::new(), buy: None });
         let record = CallRecordInit::PstnOut {
             number: callee.number.clone().unwrap_or_default(),
-            carrier_id: dial.trunk.carrier_id,
-            carrier_name: dial.trunk.name.clone(),
+            carrier_id: first.carrier_id,
+            carrier_name: first.carrier_name,
+            route_plan,
             sell,
-            buy,
+            buy: first.buy,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let mut st = self.lock();
         if let Some(d) = st.devices.get(&caller.device).and_then(|d| d.tx.as_ref()) {
             let _ = d.try_send(ServerMsg::Calling { request_id, call_id: id.0.clone(), callee });
         }
-        let attempt = crate::storage::Attempt {
-            carrier_id: Some(dial.trunk.carrier_id),
-            carrier_name: dial.trunk.name.clone(),
-            gateway: dial.trunk.gateways.first().map(|g| format!("{}:{}", g.host, g.port)),
-            sip_code: None,
-            outcome: "failed".into(),
-            started_at: Utc::now(),
-            pdd_ms: None,
-            duration_ms: None,
-        };
-        st.pstn.insert(id.clone(), PstnLeg { dial: Some(dial), inbound: false, answer: None, attempt: Some(attempt) });
+        st.pstn.insert(
+            id.clone(),
+            PstnLeg { dial: Some(dial), inbound: false, answer: None, routes, attempt: None, tries: 0 },
+        );
         let call = Call::new_to_number(
             id.clone(),
             caller.clone(),
@@ -481,6 +516,19 @@ impl Hub {
                 };
                 self.route(&CallId(call_id), input);
             }
+            GwEvent::AttemptStarted { call_id, route, gateway } => self.attempt_started(&call_id, route, gateway).await,
+            GwEvent::AttemptFailed { call_id, failure, sip_code } => {
+                let outcome = match failure {
+                    AttemptFailure::Final => None,
+                    AttemptFailure::NoTrying | AttemptFailure::NoRinging => Some("timeout"),
+                    AttemptFailure::TransportError => Some("transport_error"),
+                };
+                let reason = match sip_code {
+                    Some(408 | 480) => EndReason::NoAnswer,
+                    _ => EndReason::Failed,
+                };
+                self.attempt_closed(&call_id, reason, sip_code, outcome).await;
+            }
             GwEvent::Incoming { call_id, source, from, to, offer, .. } => {
                 self.incoming_pstn(call_id, source, from, to, offer).await;
             }
@@ -500,8 +548,49 @@ impl Hub {
         }
     }
 
+    /// The gateway sent an INVITE to `routes[route]`: a new attempt. When failover moved the
+    /// call to another carrier, its record now names that carrier and its price.
+    async fn attempt_started(&self, call_id: &str, route: usize, gateway: String) {
+        let info = {
+            let mut st = self.lock();
+            let Some(leg) = st.pstn.get_mut(&CallId(call_id.to_string())) else { return };
+            let Some(info) = leg.routes.get(route).cloned() else { return };
+            let moved = leg.attempt.as_ref().is_some_and(|a| a.carrier_id != Some(info.carrier_id)) || route > 0;
+            let starts = st.starts.entry(info.carrier_id).or_default();
+            starts.push_back(Instant::now());
+            if starts.len() > 10_000 {
+                starts.pop_front();
+            }
+            let Some(leg) = st.pstn.get_mut(&CallId(call_id.to_string())) else { return };
+            leg.tries += 1;
+            leg.attempt = Some(crate::storage::Attempt {
+                seq: leg.tries - 1,
+                carrier_id: Some(info.carrier_id),
+                carrier_name: info.carrier_name.clone(),
+                gateway: Some(gateway),
+                sip_code: None,
+                outcome: "failed".into(),
+                started_at: Utc::now(),
+                pdd_ms: None,
+                duration_ms: None,
+            });
+            moved.then_some(info)
+        };
+        if let Some(info) = info
+            && let Err(e) = self.db.call_set_carrier(call_id, info.carrier_id, &info.carrier_name, info.buy).await
+        {
+            tracing::error!(call = %call_id, error = %e, "recording the call's new carrier failed");
+        }
+    }
+
     /// The carrier leg ended: its attempt goes with the call's record.
     async fn attempt_ended(&self, call_id: &str, reason: EndReason, sip_code: Option<u16>) {
+        self.attempt_closed(call_id, reason, sip_code, None).await;
+    }
+
+    /// The current attempt is over (the call's end, or a failover): recorded with the call.
+    /// `outcome` overrides the one `reason` gives.
+    async fn attempt_closed(&self, call_id: &str, reason: EndReason, sip_code: Option<u16>, outcome: Option<&str>) {
         let attempt = self.lock().pstn.get_mut(&CallId(call_id.to_string())).and_then(|l| l.attempt.take());
         let Some(mut a) = attempt else { return };
         let elapsed = (Utc::now() - a.started_at).num_milliseconds();
@@ -517,6 +606,9 @@ impl Hub {
                 _ => "failed",
             }
             .into();
+        }
+        if let Some(outcome) = outcome {
+            a.outcome = outcome.into();
         }
         if let Err(e) = self.db.record_attempt(call_id, &a).await {
             tracing::warn!(call = %call_id, error = %e, "recording the routing attempt failed");
@@ -550,7 +642,10 @@ impl Hub {
         let caller_peer = Peer { id: 0, display_name: shown, number: Some(from.clone()) };
         let (tx, rx) = mpsc::unbounded_channel();
         let mut st = self.lock();
-        st.pstn.insert(id.clone(), PstnLeg { dial: None, inbound: true, answer: None, attempt: None });
+        st.pstn.insert(
+            id.clone(),
+            PstnLeg { dial: None, inbound: true, answer: None, routes: vec![], attempt: None, tries: 0 },
+        );
         let devices: Vec<DeviceId> =
             st.devices.iter().filter(|(_, d)| d.user == owner && d.tx.is_some()).map(|(id, _)| id.clone()).collect();
         let call = Call::new(id.clone(), caller.clone(), owner, devices, offer, self.config.clone(), Instant::now());
@@ -651,7 +746,7 @@ async fn run_call(
         CallRecordInit::Webrtc { sell } => {
             hub.db.create_call(&id.0, caller.user, &caller.device.0, callee, now, sell).await
         }
-        CallRecordInit::PstnOut { number, carrier_id, carrier_name, sell, buy } => {
+        CallRecordInit::PstnOut { number, carrier_id, carrier_name, route_plan, sell, buy } => {
             let c = PstnCall {
                 kind: "pstn_out",
                 user: caller.user,
@@ -661,6 +756,7 @@ async fn run_call(
                 carrier_name: &carrier_name,
                 sell,
                 buy,
+                route_plan: Some(&route_plan),
             };
             hub.db.create_pstn_call(&id.0, &c, now).await
         }
@@ -674,6 +770,7 @@ async fn run_call(
                 carrier_name: &carrier_name,
                 sell: None,
                 buy: None,
+                route_plan: None,
             };
             hub.db.create_pstn_call(&id.0, &c, now).await
         }

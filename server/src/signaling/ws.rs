@@ -20,7 +20,10 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use protocol::ws::{ClientMsg, MAX_MESSAGE_BYTES, Peer, ServerMsg};
 use tokio::time::{Instant, interval, timeout};
 
-use super::{convert, hub::Hub};
+use super::{
+    convert,
+    hub::{Hub, RouteInfo},
+};
 use crate::{
     auth::tokens::TokenError,
     call::{CallId, DeviceId, EndCause, Input, Party},
@@ -360,60 +363,59 @@ async fn dial_number(
         hub.release(user.id, &call);
         refusal(&request_id, code, message)
     };
-    // Least-cost routing: the cheapest carrier whose deck has the number and buys below the
-    // sell price (failover to the next ones is not wired yet).
+    // Least-cost routing: the carriers whose decks have the number and buy below the sell
+    // price, cheapest first; the gateway fails over from one to the next.
     let digits = number.as_str().trim_start_matches('+');
-    let selection = match crate::lcr::plan(&state.db, &state.routes, digits, Some(sell.tariff.per_minute)).await {
+    let selection = match crate::lcr::plan(
+        &state.db,
+        &state.routes,
+        &state.rules,
+        &hub.carrier_load(),
+        digits,
+        Some(sell.tariff.per_minute),
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => {
             internal(e);
             return refuse("internal", "something went wrong on our side");
         }
     };
-    let Some(route) = selection.routes.first().copied() else {
-        return refuse(
-            EndCause::NoRoute.code(),
-            &format!("no carrier can take calls to {number} right now; nothing was dialled"),
-        );
-    };
-    let carrier = match state.db.enabled_carriers().await {
-        Ok(list) => list.into_iter().find(|c| c.id == route.carrier.0),
+    let carriers = match state.db.enabled_carriers().await {
+        Ok(list) => list,
         Err(e) => {
             internal(e.into());
             return refuse("internal", "something went wrong on our side");
         }
     };
-    let Some(carrier) = carrier else {
-        return refuse(EndCause::NoRoute.code(), "no carrier is available for calls to phone numbers");
-    };
     let dids = state.db.user_dids(user.id).await.unwrap_or_default();
-    let caller_id = carrier.caller_id.caller_id(&dids).unwrap_or("anonymous");
-    let caller_id = caller_id.strip_prefix('+').unwrap_or(caller_id).to_string();
+    let mut routes = vec![];
+    let mut infos = vec![];
+    for route in &selection.routes {
+        let Some(carrier) = carriers.iter().find(|c| c.id == route.carrier.0 && !c.gateways.is_empty()) else {
+            continue;
+        };
+        let caller_id = carrier.caller_id.caller_id(&dids).unwrap_or("anonymous");
+        routes.push(protocol::gateway::DialRoute {
+            number: carrier.dial_string(&number),
+            caller_id: caller_id.strip_prefix('+').unwrap_or(caller_id).to_string(),
+            trunk: trunk(carrier, &state.pings),
+        });
+        infos.push(RouteInfo { carrier_id: carrier.id, carrier_name: carrier.name.clone(), buy: Some(route.tariff) });
+    }
+    if routes.is_empty() {
+        return refuse(
+            EndCause::NoRoute.code(),
+            &format!("no carrier can take calls to {number} right now; nothing was dialled"),
+        );
+    }
     let dial = protocol::gateway::Dial {
         call_id: call_id.clone(),
         offer: String::new(),
-        number: carrier.dial_string(&number),
-        caller_id,
         caller_name: Some(me.display_name.clone()),
-        trunk: protocol::gateway::Trunk {
-            carrier_id: carrier.id,
-            name: carrier.name.clone(),
-            gateways: carrier
-                .gateways
-                .iter()
-                .map(|g| protocol::gateway::TrunkGateway {
-                    host: g.host.clone(),
-                    port: g.port,
-                    transport: match g.transport {
-                        crate::carrier::Transport::Udp => protocol::gateway::SipTransport::Udp,
-                        crate::carrier::Transport::Tcp => protocol::gateway::SipTransport::Tcp,
-                    },
-                })
-                .collect(),
-            username: carrier.username.clone(),
-            password: carrier.password.as_ref().map(|p| p.expose().to_string()),
-            from_domain: carrier.from_domain.clone(),
-        },
+        routes,
+        failover: state.rules.failover.to_wire(),
     };
     let caller = Party { user: UserId(me.id), device: device.clone() };
     let callee = Peer { id: 0, display_name: number.to_string(), number: Some(number.as_str().to_string()) };
@@ -423,7 +425,32 @@ async fn dial_number(
         callee,
         request_id,
         sdp,
-        (dial, Some((sell.prefix, sell.tariff)), Some(route.tariff)),
+        (dial, Some((sell.prefix, sell.tariff)), infos, selection.to_string()),
     );
     None
+}
+
+/// A carrier as the gateway dials it: its gateways in order, those whose latest OPTIONS ping
+/// went unanswered last.
+fn trunk(carrier: &crate::carrier::Carrier, pings: &crate::pings::Pings) -> protocol::gateway::Trunk {
+    let mut gateways: Vec<_> = carrier.gateways.iter().collect();
+    gateways.sort_by_key(|g| pings.is_down(carrier.id, &format!("{}:{}", g.host, g.port)));
+    protocol::gateway::Trunk {
+        carrier_id: carrier.id,
+        name: carrier.name.clone(),
+        gateways: gateways
+            .into_iter()
+            .map(|g| protocol::gateway::TrunkGateway {
+                host: g.host.clone(),
+                port: g.port,
+                transport: match g.transport {
+                    crate::carrier::Transport::Udp => protocol::gateway::SipTransport::Udp,
+                    crate::carrier::Transport::Tcp => protocol::gateway::SipTransport::Tcp,
+                },
+            })
+            .collect(),
+        username: carrier.username.clone(),
+        password: carrier.password.as_ref().map(|p| p.expose().to_string()),
+        from_domain: carrier.from_domain.clone(),
+    }
 }

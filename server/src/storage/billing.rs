@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -31,6 +31,8 @@ pub struct PostedCall {
 /// One try to reach the far end of a call (one carrier, one gateway).
 #[derive(Debug, Clone)]
 pub struct Attempt {
+    /// Its place among the call's attempts, from 0.
+    pub seq: u32,
     pub carrier_id: Option<i64>,
     pub carrier_name: String,
     pub gateway: Option<String>,
@@ -160,14 +162,13 @@ impl Db {
         Ok(())
     }
 
-    /// Records one routing attempt of a call, numbered in order.
+    /// Records one routing attempt of a call (one insert: no read-then-write transaction that
+    /// SQLite could refuse while the call's end is being written).
     pub async fn record_attempt(&self, call: &str, a: &Attempt) -> Result<()> {
-        let txn = self.conn.begin().await?;
-        let seq = attempts::Entity::find().filter(attempts::Column::CallId.eq(call)).count(&txn).await?;
         attempts::ActiveModel {
             id: sea_orm::ActiveValue::NotSet,
             call_id: Set(call.to_string()),
-            seq: Set(i32::try_from(seq).unwrap_or(i32::MAX)),
+            seq: Set(i32::try_from(a.seq).unwrap_or(i32::MAX)),
             carrier_id: Set(a.carrier_id),
             carrier_name: Set(a.carrier_name.clone()),
             gateway: Set(a.gateway.clone()),
@@ -177,9 +178,8 @@ impl Db {
             pdd_ms: Set(a.pdd_ms),
             duration_ms: Set(a.duration_ms),
         }
-        .insert(&txn)
+        .insert(&self.conn)
         .await?;
-        txn.commit().await?;
         Ok(())
     }
 
@@ -191,16 +191,7 @@ impl Db {
             .all(&self.conn)
             .await?
             .into_iter()
-            .map(|m| Attempt {
-                carrier_id: m.carrier_id,
-                carrier_name: m.carrier_name,
-                gateway: m.gateway,
-                sip_code: m.sip_code.and_then(|c| u16::try_from(c).ok()),
-                outcome: m.outcome,
-                started_at: m.started_at,
-                pdd_ms: m.pdd_ms,
-                duration_ms: m.duration_ms,
-            })
+            .map(attempt_of)
             .collect())
     }
 }
@@ -208,15 +199,88 @@ impl Db {
 impl Db {
     /// The latest `limit` attempts through `carrier`, newest first: when, and the outcome code.
     pub async fn recent_attempts(&self, carrier: i64, limit: u64) -> Result<Vec<(DateTime<Utc>, String)>> {
+        let all = self.carrier_attempts(carrier, DateTime::<Utc>::MIN_UTC, limit).await?;
+        Ok(all.into_iter().map(|(_, a)| (a.started_at, a.outcome)).collect())
+    }
+
+    /// `carrier`'s attempts since `since`, newest first, at most `limit`, with their calls.
+    pub async fn carrier_attempts(
+        &self,
+        carrier: i64,
+        since: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<(String, Attempt)>> {
         Ok(attempts::Entity::find()
             .filter(attempts::Column::CarrierId.eq(carrier))
+            .filter(attempts::Column::StartedAt.gte(since))
             .order_by_desc(attempts::Column::StartedAt)
             .order_by_desc(attempts::Column::Id)
             .limit(limit)
             .all(&self.conn)
             .await?
             .into_iter()
-            .map(|a| (a.started_at, a.outcome))
+            .map(|m| (m.call_id.clone(), attempt_of(m)))
             .collect())
+    }
+
+    /// A call's whole record, for the admin's detail view.
+    pub async fn call_record(&self, id: &str) -> Result<Option<CallRecord>> {
+        let Some(m) = calls::Entity::find_by_id(id.to_string()).one(&self.conn).await? else { return Ok(None) };
+        Ok(Some(CallRecord {
+            id: m.id,
+            kind: m.kind,
+            caller: m.caller_id,
+            callee: m.callee_id,
+            number: m.callee_number,
+            carrier_id: m.carrier_id,
+            carrier_name: m.carrier_name,
+            route_plan: m.route_plan,
+            created_at: m.created_at,
+            answered_at: m.answered_at,
+            ended_at: m.ended_at,
+            end_cause: m.end_cause,
+            ended_by: m.ended_by,
+            sip_code: m.sip_code.and_then(|c| u16::try_from(c).ok()),
+            billable_secs: m.billable_secs,
+            charge: m.charge.map(Money),
+            buy_cost: m.buy_cost.map(Money),
+        }))
+    }
+}
+
+/// A call's row, as the admin's detail view shows it.
+#[derive(Debug, Clone)]
+pub struct CallRecord {
+    pub id: String,
+    pub kind: String,
+    pub caller: i64,
+    pub callee: Option<i64>,
+    pub number: Option<String>,
+    pub carrier_id: Option<i64>,
+    pub carrier_name: Option<String>,
+    pub route_plan: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub end_cause: Option<String>,
+    /// The user who ended it (an admin, or one of the parties), when a person did.
+    pub ended_by: Option<i64>,
+    pub sip_code: Option<u16>,
+    pub billable_secs: Option<i64>,
+    pub charge: Option<Money>,
+    pub buy_cost: Option<Money>,
+}
+
+fn attempt_of(m: attempts::Model) -> Attempt {
+    Attempt {
+        seq: u32::try_from(m.seq).unwrap_or(0),
+        carrier_id: m.carrier_id,
+        carrier_name: m.carrier_name,
+        gateway: m.gateway,
+        sip_code: m.sip_code.and_then(|c| u16::try_from(c).ok()),
+        outcome: m.outcome,
+        started_at: m.started_at,
+        pdd_ms: m.pdd_ms,
+        duration_ms: m.duration_ms,
     }
 }

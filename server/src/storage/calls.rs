@@ -95,6 +95,8 @@ pub struct PstnCall<'a> {
     pub sell: Option<(String, Tariff)>,
     /// What the carrier charges us, from its buy deck (`None`: unknown).
     pub buy: Option<Tariff>,
+    /// Outbound: why each carrier was chosen or left out, one line each.
+    pub route_plan: Option<&'a str>,
 }
 
 /// The price a call was sold at, when it has one.
@@ -143,6 +145,7 @@ fn call_row(id: &str, kind: &str, caller: UserId, callee: Option<UserId>, now: D
         buy_min_duration: Set(None),
         buy_first_increment: Set(None),
         buy_next_increment: Set(None),
+        route_plan: Set(None),
     }
 }
 
@@ -208,6 +211,7 @@ impl Db {
         row.callee_number = Set(Some(c.number.to_string()));
         row.carrier_id = Set(Some(c.carrier_id));
         row.carrier_name = Set(Some(c.carrier_name.to_string()));
+        row.route_plan = Set(c.route_plan.map(str::to_string));
         if let Some((prefix, t)) = &c.sell {
             set_sell(&mut row, prefix, t);
         }
@@ -256,6 +260,34 @@ impl Db {
             .filter(calls::Column::Id.eq(id))
             .exec(&self.conn)
             .await?;
+        Ok(())
+    }
+
+    /// Failover moved the call to another carrier: its record names that one and its price.
+    pub async fn call_set_carrier(
+        &self,
+        id: &str,
+        carrier_id: i64,
+        carrier_name: &str,
+        buy: Option<Tariff>,
+    ) -> Result<()> {
+        let mut row = calls::ActiveModel {
+            id: sea_orm::ActiveValue::Unchanged(id.to_string()),
+            carrier_id: Set(Some(carrier_id)),
+            carrier_name: Set(Some(carrier_name.to_string())),
+            ..Default::default()
+        };
+        match &buy {
+            Some(t) => set_buy(&mut row, t),
+            None => {
+                row.buy_per_minute = Set(None);
+                row.buy_connection_fee = Set(None);
+                row.buy_min_duration = Set(None);
+                row.buy_first_increment = Set(None);
+                row.buy_next_increment = Set(None);
+            }
+        }
+        calls::Entity::update(row).exec(&self.conn).await?;
         Ok(())
     }
 

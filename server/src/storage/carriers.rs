@@ -73,6 +73,8 @@ fn to_carrier(m: carriers::Model, gws: &[gateways::Model]) -> Carrier {
         strip_prefix: m.strip_prefix,
         prepend: m.prepend,
         inbound,
+        max_calls: m.max_calls.and_then(|n| u32::try_from(n).ok()),
+        max_cps: m.max_cps.and_then(|n| u32::try_from(n).ok()),
         gateways,
         created_at: m.created_at,
         updated_at: m.updated_at,
@@ -119,12 +121,16 @@ fn cidrs_text(spec: &CarrierSpec) -> String {
 }
 
 /// The audit log's view of a carrier (never the password itself).
+fn limit(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
 fn audit_text(c: &Carrier) -> String {
     let gateways: Vec<String> =
         c.gateways.iter().map(|g| format!("{}:{}/{}", g.host, g.port, g.transport.as_str())).collect();
     let inbound: Vec<String> = c.inbound.iter().map(ToString::to_string).collect();
     format!(
-        r#"{{"name":{:?},"enabled":{},"username":{:?},"password":{},"caller_id":{:?},"gateways":{:?},"inbound":{:?}}}"#,
+        r#"{{"name":{:?},"enabled":{},"username":{:?},"password":{},"caller_id":{:?},"gateways":{:?},"inbound":{:?},"max_calls":{},"max_cps":{}}}"#,
         c.name,
         c.enabled,
         c.username.as_deref().unwrap_or(""),
@@ -132,6 +138,8 @@ fn audit_text(c: &Carrier) -> String {
         c.caller_id.as_str(),
         gateways,
         inbound,
+        c.max_calls.map_or("null".into(), |n| n.to_string()),
+        c.max_cps.map_or("null".into(), |n| n.to_string()),
     )
 }
 
@@ -195,6 +203,8 @@ impl Db {
             strip_prefix: Set(spec.strip_prefix.clone()),
             prepend: Set(spec.prepend.clone()),
             inbound_cidrs: Set(cidrs_text(spec)),
+            max_calls: Set(spec.max_calls.map(limit)),
+            max_cps: Set(spec.max_cps.map(limit)),
             created_at: Set(now),
             updated_at: Set(now),
         }
@@ -248,6 +258,8 @@ impl Db {
         am.strip_prefix = Set(spec.strip_prefix.clone());
         am.prepend = Set(spec.prepend.clone());
         am.inbound_cidrs = Set(cidrs_text(spec));
+        am.max_calls = Set(spec.max_calls.map(limit));
+        am.max_cps = Set(spec.max_cps.map(limit));
         am.updated_at = Set(now);
         let row = match am.update(&txn).await {
             Ok(row) => row,

@@ -18,7 +18,7 @@ use sea_orm::{
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
-pub use billing::{Attempt, CallBilling, PostedCall};
+pub use billing::{Attempt, CallBilling, CallRecord, PostedCall};
 pub use calls::CallSummary;
 pub use calls::EndBilling;
 pub use calls::PstnCall;

@@ -47,21 +47,44 @@ pub struct Carrier {
 impl Carrier {
     pub fn start(calls: usize) -> Carrier {
         let free = || UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).unwrap();
-        let (port, mport) = (free(), free());
-        let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e/sipp/uas_answer_until_bye.xml");
-        let log = std::env::temp_dir().join(format!("callplat-sipp-charging-{port}.log"));
+        let mport = free().to_string();
+        Carrier::run("uas_answer_until_bye.xml", calls, &["-set", "mport", &mport], None)
+    }
+
+    /// sipp with `scenario` (in `e2e/sipp/`) taking `calls` calls, with `extra` arguments, on
+    /// `port` (a free one when `None`).
+    pub fn run(scenario: &str, calls: usize, extra: &[&str], port: Option<u16>) -> Carrier {
+        let free = || UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).unwrap();
+        let port = port.unwrap_or_else(free);
+        let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e/sipp").join(scenario);
+        let log = std::env::temp_dir().join(format!("callplat-sipp-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new("sipp")
             .arg("-sf")
             .arg(&scenario)
             .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-m", &calls.to_string(), "-timeout", "120s", "-set", "mport", &mport.to_string(), "-nostdin"])
+            .args(["-m", &calls.to_string(), "-timeout", "120s", "-nostdin"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
             .expect("sipp (Debian package sip-tester) runs");
         Carrier { child, port }
+    }
+}
+
+impl Carrier {
+    /// Waits up to `within` for sipp to end; whether every call of its scenario passed.
+    pub async fn passed(&mut self, within: std::time::Duration) -> bool {
+        let until = std::time::Instant::now() + within;
+        while std::time::Instant::now() < until {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
     }
 }
 
@@ -73,16 +96,21 @@ impl Drop for Carrier {
 }
 
 pub async fn carrier(app: &TestApp, admin: &Session, port: u16) {
-    let body = json!({
-        "name": "sipp carrier",
-        "gateways": [{"host": "127.0.0.1", "port": port, "transport": "udp"}],
-    });
+    // Its buy deck: +1 at 0.001/min, below every sell price used here.
+    trunk(app, admin, "sipp carrier", port, "0.001").await;
+    wait_for_routes(app, admin, "+12025550143").await;
+}
+
+/// A carrier named `name` at sipp's `port` on loopback, buying +1 at `price` per minute (per
+/// second); its id. The routing table picks it up in the background.
+pub async fn trunk(app: &TestApp, admin: &Session, name: &str, port: u16, price: &str) -> i64 {
+    let body = json!({"name": name, "gateways": [{"host": "127.0.0.1", "port": port, "transport": "udp"}]});
     let (status, reply) =
         status_json(app.send_auth(Method::POST, "/api/admin/carriers", &admin.access, body).await).await;
     assert_eq!(status, StatusCode::CREATED, "{reply}");
-    // Its buy deck: +1 at 0.001/min, below every sell price used here.
     let id = reply["id"].as_i64().unwrap();
-    let deck = "prefix,description,price_per_minute,connection_fee,min_duration,increment\n1,USA,0.001,0,0,1\n";
+    let deck =
+        format!("prefix,description,price_per_minute,connection_fee,min_duration,increment\n1,USA,{price},0,0,1\n");
     let r = app
         .client
         .post(format!("{}/api/admin/carriers/{id}/decks", app.base))
@@ -93,7 +121,7 @@ pub async fn carrier(app: &TestApp, admin: &Session, port: u16) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    wait_for_routes(app, admin, "+12025550143").await;
+    id
 }
 
 /// Waits until the routing table (rebuilt in the background) has a route for `number`.

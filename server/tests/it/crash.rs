@@ -103,6 +103,7 @@ impl Server {
             .env("CALLPLAT_HTTP__BIND", format!("127.0.0.1:{port}"))
             .env("CALLPLAT_GATEWAY__SIP_BIND", "127.0.0.1:0")
             .env("CALLPLAT_GATEWAY__WEBRTC_BIND", "127.0.0.1:0")
+            .env("CALLPLAT_ROUTING__OPTIONS_INTERVAL_SECS", "0")
             .env("CALLPLAT_AUTH__JWT_SECRET", SECRET)
             .env("CALLPLAT_AUTH__LOGIN_PER_IP_PER_MINUTE", "10000")
             .env("RUST_LOG", "info")

@@ -172,6 +172,7 @@ async fn a_failing_carrier_trips_its_circuit_and_calls_go_to_the_next_one() {
     assert_eq!(sim["routes"][0]["carrier_name"], "cheap", "{sim}");
     // Five attempts through `cheap` fail in a row (503s): its circuit opens.
     let attempt = |outcome: &str, code: u16| server::storage::Attempt {
+        seq: 0,
         carrier_id: Some(cheap),
         carrier_name: "cheap".into(),
         gateway: None,

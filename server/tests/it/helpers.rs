@@ -56,6 +56,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     settings.auth.login_per_ip_per_minute = 10_000;
     settings.auth.login_per_account_per_minute = 10_000;
     settings.admin = Some(AdminSeed { email: ADMIN_EMAIL.into(), password: Some(Secret::new(ADMIN_PASSWORD)) });
+    // No OPTIONS pings unless a test asks: a sipp carrier takes every request as a new call.
+    settings.routing.options_interval_secs = 0;
     tweak(&mut settings);
     let app = App::build(settings).await.expect("the app builds");
     let base = format!("http://127.0.0.1:{}", app.port());

@@ -8,6 +8,7 @@ mod carriers;
 mod charging;
 mod crash;
 mod decks;
+mod failover;
 mod helpers;
 mod http;
 mod money;

@@ -163,6 +163,7 @@ fn sold_call(user: server::domain::UserId, tariff: Tariff) -> PstnCall<'static> 
         sell: Some(("1".into(), tariff)),
         // The carrier's price: 0.01/min per second.
         buy: Some(Tariff::new(Money(10_000), Money::ZERO, 0, 1, 1).unwrap()),
+        route_plan: Some("c [1] 1 0.010000/min: route 1"),
     }
 }
 

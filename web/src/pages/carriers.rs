@@ -2,6 +2,7 @@
 //! gateways. The password is write-only: left empty it stays as it is.
 
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
+use leptos_router::components::A;
 use protocol::api;
 
 use super::{
@@ -54,6 +55,15 @@ struct Form {
     prepend: RwSignal<String>,
     inbound: RwSignal<String>,
     gateways: RwSignal<Vec<GatewayRow>>,
+    max_calls: RwSignal<String>,
+    max_cps: RwSignal<String>,
+}
+
+/// Empty: no limit. Anything but a whole number is sent as 0, which the server refuses with its
+/// reason for the field.
+fn limit(text: String) -> Option<u32> {
+    let t = text.trim();
+    (!t.is_empty()).then(|| t.parse().unwrap_or(0))
 }
 
 fn policy_value(p: api::CallerIdPolicy) -> &'static str {
@@ -92,6 +102,8 @@ impl Form {
             prepend: RwSignal::new(String::new()),
             inbound: RwSignal::new(String::new()),
             gateways: RwSignal::new(vec![GatewayRow::new(None)]),
+            max_calls: RwSignal::new(String::new()),
+            max_cps: RwSignal::new(String::new()),
         }
     }
 
@@ -110,6 +122,8 @@ impl Form {
         self.strip_prefix.set(c.map(|c| c.strip_prefix.clone()).unwrap_or_default());
         self.prepend.set(c.map(|c| c.prepend.clone()).unwrap_or_default());
         self.inbound.set(c.map(|c| c.inbound_cidrs.join(", ")).unwrap_or_default());
+        self.max_calls.set(c.and_then(|c| c.max_calls).map(|n| n.to_string()).unwrap_or_default());
+        self.max_cps.set(c.and_then(|c| c.max_cps).map(|n| n.to_string()).unwrap_or_default());
         let rows = match c {
             Some(c) if !c.gateways.is_empty() => c.gateways.iter().map(|g| GatewayRow::new(Some(g))).collect(),
             _ => vec![GatewayRow::new(None)],
@@ -142,6 +156,8 @@ impl Form {
                 .map(str::to_string)
                 .collect(),
             gateways: self.gateways.get_untracked().iter().map(GatewayRow::input).collect(),
+            max_calls: limit(self.max_calls.get_untracked()),
+            max_cps: limit(self.max_cps.get_untracked()),
         }
     }
 }
@@ -254,6 +270,7 @@ pub fn Carriers() -> impl IntoView {
                                     {
                                         let (edit, del) = (c.clone(), c.clone());
                                         view! {
+                                            <A href=format!("/admin/carriers/{}", edit.id) attr:class="details">"Health"</A>
                                             <button class="edit" on:click=move |_| open(Some(edit.clone()))>"Edit"</button>
                                             <button class="danger delete" on:click=move |_| remove(del.clone())>"Delete"</button>
                                         }
@@ -335,6 +352,9 @@ fn CarrierForm(
                 <Field label="Strip prefix" name="strip_prefix" id="carrier-strip-prefix" autocomplete="off" value=form.strip_prefix error=error/>
                 <Field label="Prepend" name="prepend" id="carrier-prepend" autocomplete="off" value=form.prepend error=error/>
                 <p class="hint">"Dialing +442079460123 with strip “+44” and prepend “0” sends 02079460123."</p>
+                <Field label="Max concurrent calls" name="max_calls" id="carrier-max-calls" autocomplete="off" value=form.max_calls error=error/>
+                <Field label="Max calls per second" name="max_cps" id="carrier-max-cps" autocomplete="off" value=form.max_cps error=error/>
+                <p class="hint">"Empty: no limit. A carrier at its limit is skipped by routing until calls end."</p>
                 <Field label="Inbound CIDRs" name="inbound_cidrs" id="carrier-inbound-cidrs" autocomplete="off" value=form.inbound error=error/>
                 <p class="hint">"Comma separated, e.g. 192.0.2.0/24, 198.51.100.7. Calls are accepted only from these."</p>
                 <fieldset class="gateways" id="gateways">

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod balance;
+pub mod carrier;
 pub mod carriers;
 pub mod dids;
 pub mod history;

@@ -24,6 +24,16 @@ pub fn Routes() -> impl IntoView {
     let result: RwSignal<Option<Result<api::Deck, ApiError>>> = RwSignal::new(None);
     let file_input: NodeRef<html::Input> = NodeRef::new();
 
+    let export_error: RwSignal<Option<ApiError>> = RwSignal::new(None);
+    let export = move |carrier: i64, deck: i64| {
+        spawn_local(async move {
+            let done = match auth.call(|t| rest::export_deck(t, carrier, deck)).await {
+                Ok(csv) => rest::download(&format!("deck-{carrier}-{deck}.csv"), &csv, "text/csv"),
+                Err(e) => Err(e),
+            };
+            export_error.set(done.err());
+        });
+    };
     let load_decks = move |id: i64| {
         spawn_local(async move {
             if let Ok(d) = auth.call(|t| rest::decks(t, id)).await {
@@ -140,9 +150,10 @@ pub fn Routes() -> impl IntoView {
                 }.into_any(),
             })}
             <h2>"Versions"</h2>
+            {move || export_error.get().map(|e| view! { <div class="banner error" role="alert" id="export-error">{e.message}</div> })}
             <div class="table-wrap">
                 <table class="users" id="decks">
-                    <thead><tr><th>"Deck"</th><th>"Effective from"</th><th>"Rows"</th><th>"Status"</th></tr></thead>
+                    <thead><tr><th>"Deck"</th><th>"Effective from"</th><th>"Rows"</th><th>"Status"</th><th></th></tr></thead>
                     <tbody>
                         <For each=move || decks.get() key=|d| (d.id, d.active) let(d)>
                             <tr data-id=d.id.to_string() data-active=d.active.to_string()>
@@ -150,6 +161,9 @@ pub fn Routes() -> impl IntoView {
                                 <td>{d.effective_from.clone()}</td>
                                 <td>{d.rows}</td>
                                 <td>{if d.active { "in effect" } else { "not in effect" }}</td>
+                                <td class="row-actions">
+                                    <button class="export" data-id=d.id.to_string() on:click=move |_| export(d.carrier_id, d.id)>"Export CSV"</button>
+                                </td>
                             </tr>
                         </For>
                     </tbody>

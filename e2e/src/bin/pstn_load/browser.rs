@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
-use protocol::gateway::{Command, Dial, EndReason, Event, Trunk};
+use protocol::gateway::{Command, Dial, DialRoute, EndReason, Event, Failover, Trunk};
 use str0m::change::SdpAnswer;
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Direction, Frequency, MediaKind, Mid};
@@ -265,10 +265,13 @@ async fn drive(
         .send(Command::Dial(Dial {
             call_id,
             offer: offer.to_sdp_string(),
-            number: format!("1555{idx:07}"),
-            caller_id: "15550100".into(),
             caller_name: None,
-            trunk: shared.trunk.clone(),
+            routes: vec![DialRoute {
+                number: format!("1555{idx:07}"),
+                caller_id: "15550100".into(),
+                trunk: shared.trunk.clone(),
+            }],
+            failover: Failover::default(),
         }))
         .map_err(|_| anyhow!("the gateway's command channel is closed"))?;
 

@@ -36,6 +36,7 @@ pub struct Model {
     pub buy_min_duration: Option<i32>,
     pub buy_first_increment: Option<i32>,
     pub buy_next_increment: Option<i32>,
+    pub route_plan: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

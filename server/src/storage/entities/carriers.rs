@@ -16,6 +16,8 @@ pub struct Model {
     pub strip_prefix: String,
     pub prepend: String,
     pub inbound_cidrs: String,
+    pub max_calls: Option<i32>,
+    pub max_cps: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,0 +1,37 @@
+//! Routing facts kept with calls and carriers: each call's route plan (why every carrier was in
+//! or out), and per-carrier limits on concurrent calls and calls per second.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Calls {
+    Table,
+    RoutePlan,
+}
+
+#[derive(DeriveIden)]
+enum Carriers {
+    Table,
+    MaxCalls,
+    MaxCps,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite alters a table one column at a time.
+        m.alter_table(Table::alter().table(Calls::Table).add_column(text_null(Calls::RoutePlan)).to_owned()).await?;
+        m.alter_table(Table::alter().table(Carriers::Table).add_column(integer_null(Carriers::MaxCalls)).to_owned())
+            .await?;
+        m.alter_table(Table::alter().table(Carriers::Table).add_column(integer_null(Carriers::MaxCps)).to_owned()).await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(Table::alter().table(Carriers::Table).drop_column(Carriers::MaxCps).to_owned()).await?;
+        m.alter_table(Table::alter().table(Carriers::Table).drop_column(Carriers::MaxCalls).to_owned()).await?;
+        m.alter_table(Table::alter().table(Calls::Table).drop_column(Calls::RoutePlan).to_owned()).await
+    }
+}

@@ -1,0 +1,92 @@
+//! SIP OPTIONS pings to every enabled carrier's gateways, on an interval: whether each gateway
+//! answers, how fast, and when it was last asked. Shown on the carrier's health page; a gateway
+//! that stopped answering is tried after the ones that answer.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+
+use crate::storage::Db;
+
+/// The latest ping of one gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingStatus {
+    /// The final response's code; `None` when none came.
+    pub code: Option<u16>,
+    pub rtt_ms: Option<u64>,
+    pub at: DateTime<Utc>,
+}
+
+impl PingStatus {
+    pub fn up(&self) -> bool {
+        self.code.is_some()
+    }
+}
+
+/// Every gateway's latest ping, by carrier and `host:port`.
+#[derive(Debug, Default)]
+pub struct Pings(Mutex<HashMap<(i64, String), PingStatus>>);
+
+impl Pings {
+    pub fn get(&self, carrier: i64, gateway: &str) -> Option<PingStatus> {
+        self.lock().get(&(carrier, gateway.to_string())).cloned()
+    }
+
+    /// Whether the gateway's latest ping went unanswered.
+    pub fn is_down(&self, carrier: i64, gateway: &str) -> bool {
+        self.get(carrier, gateway).is_some_and(|s| !s.up())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(i64, String), PingStatus>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Pings every enabled carrier's gateways now and then every `interval`.
+pub fn spawn(db: Db, gateway: gateway::Gateway, pings: Arc<Pings>, interval: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let carriers = match db.enabled_carriers().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "listing carriers to ping failed");
+                    continue;
+                }
+            };
+            let mut seen = Vec::new();
+            for c in &carriers {
+                for g in &c.gateways {
+                    let transport = match g.transport {
+                        crate::carrier::Transport::Udp => protocol::gateway::SipTransport::Udp,
+                        crate::carrier::Transport::Tcp => protocol::gateway::SipTransport::Tcp,
+                    };
+                    let wait = interval.min(Duration::from_secs(5));
+                    let result = gateway.ping(&g.host, g.port, transport, wait).await;
+                    let key = (c.id, format!("{}:{}", g.host, g.port));
+                    let status = match result {
+                        Ok((code, rtt)) => PingStatus {
+                            code: Some(code),
+                            rtt_ms: Some(u64::try_from(rtt.as_millis()).unwrap_or(u64::MAX)),
+                            at: Utc::now(),
+                        },
+                        Err(e) => {
+                            tracing::debug!(carrier = c.id, gateway = %key.1, error = %e, "OPTIONS ping unanswered");
+                            PingStatus { code: None, rtt_ms: None, at: Utc::now() }
+                        }
+                    };
+                    pings.lock().insert(key.clone(), status);
+                    seen.push(key);
+                }
+            }
+            // Forget gateways that are gone or disabled.
+            pings.lock().retain(|k, _| seen.contains(k));
+        }
+    });
+}
