@@ -144,6 +144,19 @@ impl Gateway {
         self.shared.ping(host, port, transport, wait).await
     }
 
+    /// A registration with a carrier's registrar at `host:port`, with digest credentials; see
+    /// [`sip::Registrar::register`].
+    pub fn registrar(
+        &self,
+        host: &str,
+        port: u16,
+        transport: protocol::gateway::SipTransport,
+        username: &str,
+        password: &str,
+    ) -> Result<sip::Registrar, String> {
+        self.shared.registrar(host, port, transport, username, password)
+    }
+
     /// Calls in progress (for health and tests).
     pub fn active_calls(&self) -> usize {
         self.shared.active_calls()

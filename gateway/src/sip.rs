@@ -152,6 +152,30 @@ impl Shared {
         }
     }
 
+    pub fn registrar(
+        &self,
+        host: &str,
+        port: u16,
+        transport: SipTransport,
+        username: &str,
+        password: &str,
+    ) -> Result<Registrar, String> {
+        let param = if transport == SipTransport::Tcp { ";transport=tcp" } else { "" };
+        let server = Uri::try_from(format!("sip:{host}:{port}{param}").as_str()).map_err(|e| e.to_string())?;
+        let credential = Credential {
+            username: username.to_string(),
+            password: password.to_string(),
+            realm: None,
+            auth_username: None,
+        };
+        let mut registration =
+            rsipstack::dialog::registration::Registration::new(self.dialogs.endpoint.clone(), Some(credential));
+        let contact = Uri::try_from(format!("sip:{username}@{}", self.local).as_str()).map_err(|e| e.to_string())?;
+        registration.contact =
+            Some(rsipstack::sip::typed::Contact { display_name: None, uri: contact, params: vec![] });
+        Ok(Registrar { registration, server })
+    }
+
     /// One OPTIONS transaction to `host:port`; see [`crate::Gateway::ping`].
     pub async fn ping(
         &self,
@@ -503,6 +527,30 @@ fn remote_media(body: &[u8]) -> Option<RemoteMedia> {
         return None;
     }
     sdp::parse_remote(&String::from_utf8_lossy(body)).ok()
+}
+
+/// The platform's registration with one carrier: the same Call-ID and rising CSeq on every
+/// refresh, digest challenges answered.
+pub struct Registrar {
+    registration: rsipstack::dialog::registration::Registration,
+    server: Uri,
+}
+
+impl Registrar {
+    /// Sends REGISTER asking for `expires` seconds (0 removes the binding) and waits up to
+    /// `wait`: the final status code and, on 2xx, the expiry the registrar granted.
+    pub async fn register(&mut self, expires: u32, wait: Duration) -> Result<(u16, Option<u32>), String> {
+        let server = self.server.clone();
+        let answer = self.registration.register(server, Some(expires));
+        match tokio::time::timeout(wait, answer).await {
+            Ok(Ok(resp)) => {
+                let code = resp.status_code.code();
+                Ok((code, (200..300).contains(&code).then(|| self.registration.expires())))
+            }
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no response within {} ms", wait.as_millis())),
+        }
+    }
 }
 
 /// One attempt's INVITE: its dialog, the transaction's result and the dialog's events.

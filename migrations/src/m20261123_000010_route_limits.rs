@@ -1,5 +1,6 @@
 //! Routing facts kept with calls and carriers: each call's route plan (why every carrier was in
-//! or out), and per-carrier limits on concurrent calls and calls per second.
+//! or out), per-carrier limits on concurrent calls and calls per second, and whether the
+//! platform REGISTERs with the carrier (and for how long it asks).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -17,6 +18,8 @@ enum Carriers {
     Table,
     MaxCalls,
     MaxCps,
+    Register,
+    RegisterExpires,
 }
 
 #[async_trait::async_trait]
@@ -26,10 +29,24 @@ impl MigrationTrait for Migration {
         m.alter_table(Table::alter().table(Calls::Table).add_column(text_null(Calls::RoutePlan)).to_owned()).await?;
         m.alter_table(Table::alter().table(Carriers::Table).add_column(integer_null(Carriers::MaxCalls)).to_owned())
             .await?;
-        m.alter_table(Table::alter().table(Carriers::Table).add_column(integer_null(Carriers::MaxCps)).to_owned()).await
+        m.alter_table(Table::alter().table(Carriers::Table).add_column(integer_null(Carriers::MaxCps)).to_owned())
+            .await?;
+        m.alter_table(
+            Table::alter().table(Carriers::Table).add_column(boolean(Carriers::Register).default(false)).to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(Carriers::Table)
+                .add_column(integer(Carriers::RegisterExpires).default(3600))
+                .to_owned(),
+        )
+        .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(Table::alter().table(Carriers::Table).drop_column(Carriers::RegisterExpires).to_owned()).await?;
+        m.alter_table(Table::alter().table(Carriers::Table).drop_column(Carriers::Register).to_owned()).await?;
         m.alter_table(Table::alter().table(Carriers::Table).drop_column(Carriers::MaxCps).to_owned()).await?;
         m.alter_table(Table::alter().table(Carriers::Table).drop_column(Carriers::MaxCalls).to_owned()).await?;
         m.alter_table(Table::alter().table(Calls::Table).drop_column(Calls::RoutePlan).to_owned()).await

@@ -403,6 +403,12 @@ pub struct Carrier {
     /// New calls per second at most (`None`: no limit).
     #[serde(default)]
     pub max_cps: Option<u32>,
+    /// The platform REGISTERs with the carrier (its first gateway, with the digest credentials).
+    #[serde(default)]
+    pub register: bool,
+    /// The registration time asked for, in seconds; refreshed before it runs out.
+    #[serde(default = "default_register_expires")]
+    pub register_expires: u32,
     /// RFC 3339, UTC.
     pub created_at: String,
     pub updated_at: String,
@@ -444,6 +450,16 @@ pub struct CarrierInput {
     /// 1 to 10000, or absent for no limit.
     #[serde(default)]
     pub max_cps: Option<u32>,
+    /// REGISTER with the carrier (needs a username).
+    #[serde(default)]
+    pub register: bool,
+    /// 60 to 86400 seconds; 3600 when absent.
+    #[serde(default = "default_register_expires")]
+    pub register_expires: u32,
+}
+
+fn default_register_expires() -> u32 {
+    3600
 }
 
 /// A telephone number that rings a user: `GET /api/admin/dids`.
@@ -643,11 +659,26 @@ pub struct CarrierHealth {
     pub pdd_ms: Option<i64>,
     pub calls_now: u32,
     pub calls_last_second: u32,
+    /// When the carrier is registered with: how that is going.
+    pub registration: Option<RegistrationStatus>,
     pub gateways: Vec<GatewayStatus>,
     /// Per hour, oldest first, the last 24 hours that had attempts.
     pub hours: Vec<HealthHour>,
     /// Newest first.
     pub recent: Vec<CallAttemptOf>,
+}
+
+/// The platform's registration with a carrier.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RegistrationStatus {
+    /// `registering`, `registered`, `failed`.
+    pub state: String,
+    pub code: Option<u16>,
+    /// RFC 3339, UTC: when the binding runs out (refreshed before).
+    pub expires_at: Option<String>,
+    pub error: Option<String>,
+    /// RFC 3339, UTC: the latest try.
+    pub at: String,
 }
 
 /// What the latest OPTIONS ping to one gateway said.

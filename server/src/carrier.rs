@@ -109,6 +109,9 @@ pub struct Carrier {
     /// Concurrent calls at most, and new calls per second at most (`None`: no limit).
     pub max_calls: Option<u32>,
     pub max_cps: Option<u32>,
+    /// REGISTER with the carrier's first gateway, asking for `register_expires` seconds.
+    pub register: bool,
+    pub register_expires: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -153,6 +156,8 @@ pub struct CarrierSpec {
     pub gateways: Vec<Gateway>,
     pub max_calls: Option<u32>,
     pub max_cps: Option<u32>,
+    pub register: bool,
+    pub register_expires: u32,
 }
 
 /// Trimmed, 1 to 64 characters, no control characters.
@@ -259,6 +264,8 @@ mod tests {
             gateways: vec![],
             max_calls: None,
             max_cps: None,
+            register: false,
+            register_expires: 3600,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

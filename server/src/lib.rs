@@ -15,6 +15,7 @@ pub mod number;
 pub mod payments;
 pub mod pings;
 pub mod rating;
+pub mod registrations;
 pub mod routing;
 pub mod signaling;
 pub mod startup;

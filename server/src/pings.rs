@@ -46,27 +46,42 @@ impl Pings {
     }
 }
 
+/// A ticker for a background loop over the carriers (a late tick is not made up for).
+pub(crate) fn ticker(every: Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
+}
+
+/// At the next tick, the enabled carriers (a database error is logged and waits a tick more).
+pub(crate) async fn next_carriers(db: &Db, tick: &mut tokio::time::Interval) -> Vec<crate::carrier::Carrier> {
+    loop {
+        tick.tick().await;
+        match db.enabled_carriers().await {
+            Ok(c) => return c,
+            Err(e) => tracing::warn!(error = %e, "listing the carriers failed"),
+        }
+    }
+}
+
+/// A gateway's transport as the SIP gateway takes it.
+pub fn sip_transport(t: crate::carrier::Transport) -> protocol::gateway::SipTransport {
+    match t {
+        crate::carrier::Transport::Udp => protocol::gateway::SipTransport::Udp,
+        crate::carrier::Transport::Tcp => protocol::gateway::SipTransport::Tcp,
+    }
+}
+
 /// Pings every enabled carrier's gateways now and then every `interval`.
 pub fn spawn(db: Db, gateway: gateway::Gateway, pings: Arc<Pings>, interval: Duration) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = ticker(interval);
         loop {
-            tick.tick().await;
-            let carriers = match db.enabled_carriers().await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "listing carriers to ping failed");
-                    continue;
-                }
-            };
+            let carriers = next_carriers(&db, &mut tick).await;
             let mut seen = Vec::new();
             for c in &carriers {
                 for g in &c.gateways {
-                    let transport = match g.transport {
-                        crate::carrier::Transport::Udp => protocol::gateway::SipTransport::Udp,
-                        crate::carrier::Transport::Tcp => protocol::gateway::SipTransport::Tcp,
-                    };
+                    let transport = sip_transport(g.transport);
                     let wait = interval.min(Duration::from_secs(5));
                     let result = gateway.ping(&g.host, g.port, transport, wait).await;
                     let key = (c.id, format!("{}:{}", g.host, g.port));

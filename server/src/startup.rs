@@ -91,6 +91,10 @@ impl App {
         }
         let rules = crate::lcr::Rules::from_settings(&settings.routing).context("routing settings")?;
         let pings = Arc::new(crate::pings::Pings::default());
+        let registrations = Arc::new(crate::registrations::Registrations::default());
+        if let Some(gw) = hub.gateway() {
+            crate::registrations::spawn(db.clone(), gw.clone(), registrations.clone());
+        }
         if let Some(gw) = hub.gateway()
             && settings.routing.options_interval_secs > 0
         {
@@ -112,6 +116,7 @@ impl App {
             routes,
             rules,
             pings,
+            registrations,
             rebuild_routes,
             deck_jobs: crate::http::decks::ImportJobs::new(),
         });

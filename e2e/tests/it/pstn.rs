@@ -437,6 +437,15 @@ async fn a_call_fails_over_from_a_503_carrier_and_the_admin_sees_it_on_the_carri
         b.wait_text(&format!("#gateway-status li[data-gateway=\"127.0.0.1:{cheap_port}\"]"), "not pinged yet").await?;
         b.find("#health-chart g[data-attempts=\"1\"]").await?;
         b.screenshot("carrier-health").await?;
+        // Registration needs a username; a limit must be a positive number: both refused with
+        // the reason under the field.
+        b.click("a[href=\"/admin/carriers\"]").await?;
+        b.click(&format!("#carrier-{cheap_id} button.edit")).await?;
+        b.click("#carrier-register").await?;
+        b.fill("#carrier-max-calls", "lots").await?;
+        b.click("#carrier-save").await?;
+        b.wait_text("small[data-field=register]", "needs a username").await?;
+        b.wait_text("small[data-field=max_calls]", "between 1 and").await?;
         Ok(())
     })
     .await

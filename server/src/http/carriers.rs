@@ -71,6 +71,8 @@ fn to_wire(c: &Carrier) -> api::Carrier {
             .collect(),
         max_calls: c.max_calls,
         max_cps: c.max_cps,
+        register: c.register,
+        register_expires: c.register_expires,
         created_at: time(c.created_at),
         updated_at: time(c.updated_at),
     }
@@ -167,6 +169,12 @@ fn spec_from(req: &api::CarrierInput) -> Result<CarrierSpec, ApiError> {
     };
     limit(f, "max_calls", req.max_calls, 100_000);
     limit(f, "max_cps", req.max_cps, 10_000);
+    if !(60..=86_400).contains(&req.register_expires) {
+        f.insert("register_expires".into(), "must be between 60 and 86400 seconds".into());
+    }
+    if req.register && given(req.username.as_deref()).is_none() {
+        f.insert("register".into(), "needs a username (and usually a password) to register with".into());
+    }
     match (name, username, password, from_domain, caller_id, strip_prefix, prepend) {
         (
             Some(name),
@@ -189,6 +197,8 @@ fn spec_from(req: &api::CarrierInput) -> Result<CarrierSpec, ApiError> {
             gateways,
             max_calls: req.max_calls,
             max_cps: req.max_cps,
+            register: req.register,
+            register_expires: req.register_expires,
         }),
         _ => Err(ApiError::Validation(fields)),
     }

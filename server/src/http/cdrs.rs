@@ -127,6 +127,13 @@ async fn carrier_health(
         pdd_ms: recent_stats.pdd_ms,
         calls_now,
         calls_last_second,
+        registration: state.registrations.get(id).map(|r| api::RegistrationStatus {
+            state: r.state.into(),
+            code: r.code,
+            expires_at: r.expires_at.map(time),
+            error: r.error,
+            at: time(r.at),
+        }),
         gateways,
         hours,
         recent: day

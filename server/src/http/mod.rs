@@ -50,6 +50,8 @@ pub struct Inner {
     pub payments: crate::payments::Payments,
     /// The live LCR table, and the bell that asks for a rebuild (a deck changed).
     pub routes: std::sync::Arc<crate::routing::table::LiveTable>,
+    /// Each registering carrier's registration.
+    pub registrations: std::sync::Arc<crate::registrations::Registrations>,
     /// Each carrier gateway's latest OPTIONS ping.
     pub pings: std::sync::Arc<crate::pings::Pings>,
     /// `[routing]`: margin, attempts, failover, circuit breaker.

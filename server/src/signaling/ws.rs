@@ -443,10 +443,7 @@ fn trunk(carrier: &crate::carrier::Carrier, pings: &crate::pings::Pings) -> prot
             .map(|g| protocol::gateway::TrunkGateway {
                 host: g.host.clone(),
                 port: g.port,
-                transport: match g.transport {
-                    crate::carrier::Transport::Udp => protocol::gateway::SipTransport::Udp,
-                    crate::carrier::Transport::Tcp => protocol::gateway::SipTransport::Tcp,
-                },
+                transport: crate::pings::sip_transport(g.transport),
             })
             .collect(),
         username: carrier.username.clone(),

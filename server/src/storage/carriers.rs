@@ -75,6 +75,8 @@ fn to_carrier(m: carriers::Model, gws: &[gateways::Model]) -> Carrier {
         inbound,
         max_calls: m.max_calls.and_then(|n| u32::try_from(n).ok()),
         max_cps: m.max_cps.and_then(|n| u32::try_from(n).ok()),
+        register: m.register,
+        register_expires: u32::try_from(m.register_expires).unwrap_or(3600),
         gateways,
         created_at: m.created_at,
         updated_at: m.updated_at,
@@ -130,7 +132,7 @@ fn audit_text(c: &Carrier) -> String {
         c.gateways.iter().map(|g| format!("{}:{}/{}", g.host, g.port, g.transport.as_str())).collect();
     let inbound: Vec<String> = c.inbound.iter().map(ToString::to_string).collect();
     format!(
-        r#"{{"name":{:?},"enabled":{},"username":{:?},"password":{},"caller_id":{:?},"gateways":{:?},"inbound":{:?},"max_calls":{},"max_cps":{}}}"#,
+        r#"{{"name":{:?},"enabled":{},"username":{:?},"password":{},"caller_id":{:?},"gateways":{:?},"inbound":{:?},"max_calls":{},"max_cps":{},"register":{},"register_expires":{}}}"#,
         c.name,
         c.enabled,
         c.username.as_deref().unwrap_or(""),
@@ -140,6 +142,8 @@ fn audit_text(c: &Carrier) -> String {
         inbound,
         c.max_calls.map_or("null".into(), |n| n.to_string()),
         c.max_cps.map_or("null".into(), |n| n.to_string()),
+        c.register,
+        c.register_expires,
     )
 }
 
@@ -205,6 +209,8 @@ impl Db {
             inbound_cidrs: Set(cidrs_text(spec)),
             max_calls: Set(spec.max_calls.map(limit)),
             max_cps: Set(spec.max_cps.map(limit)),
+            register: Set(spec.register),
+            register_expires: Set(limit(spec.register_expires)),
             created_at: Set(now),
             updated_at: Set(now),
         }
@@ -260,6 +266,8 @@ impl Db {
         am.inbound_cidrs = Set(cidrs_text(spec));
         am.max_calls = Set(spec.max_calls.map(limit));
         am.max_cps = Set(spec.max_cps.map(limit));
+        am.register = Set(spec.register);
+        am.register_expires = Set(limit(spec.register_expires));
         am.updated_at = Set(now);
         let row = match am.update(&txn).await {
             Ok(row) => row,

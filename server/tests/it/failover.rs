@@ -303,3 +303,46 @@ async fn gateways_are_pinged_and_health_shows_attempts_and_pings() {
     let r = app.get_auth("/api/admin/calls/nope", &admin.access).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carrier_that_wants_registration_is_registered_and_refreshed_before_expiry() {
+    let mut registrar = Carrier::run("uas_register.xml", 1, &[], None);
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    // Registration needs a username: refused with the reason for the field.
+    let mut body = json!({"name": "reg", "register": true, "register_expires": 120,
+        "gateways": [{"host": "127.0.0.1", "port": registrar.port, "transport": "udp"}]});
+    let (status, reply) =
+        status_json(app.send_auth(Method::POST, "/api/admin/carriers", &admin.access, body.clone()).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply["error"]["fields"]["register"].as_str().unwrap().contains("username"), "{reply}");
+    body["register_expires"] = json!(10);
+    body["username"] = json!("trunkuser");
+    body["password"] = json!("trunksecret");
+    let (status, reply) =
+        status_json(app.send_auth(Method::POST, "/api/admin/carriers", &admin.access, body.clone()).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply["error"]["fields"]["register_expires"].as_str().unwrap().contains("between 60"), "{reply}");
+    body["register_expires"] = json!(120);
+    let (status, reply) =
+        status_json(app.send_auth(Method::POST, "/api/admin/carriers", &admin.access, body).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    assert_eq!((reply["register"].as_bool(), reply["register_expires"].as_u64()), (Some(true), Some(120)));
+    let id = reply["id"].as_i64().unwrap();
+
+    // Challenged, answered with the digest, granted 2 s: registered, with the expiry shown.
+    let path = format!("/api/admin/carriers/{id}/health");
+    let mut health = Value::Null;
+    for _ in 0..100 {
+        health = status_json(app.get_auth(&path, &admin.access).await).await.1;
+        if health["registration"]["state"] == "registered" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(health["registration"]["state"], "registered", "{health}");
+    assert_eq!(health["registration"]["code"], 200);
+    assert!(health["registration"]["expires_at"].is_string(), "{health}");
+    // The refresh comes before the 2 s run out: the registrar's scenario completes.
+    assert!(registrar.passed(std::time::Duration::from_secs(5)).await, "the registrar got its refresh");
+}

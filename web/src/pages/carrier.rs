@@ -76,6 +76,14 @@ pub fn CarrierDetail() -> impl IntoView {
                 </div>
                 <p class="hint">"ASR, ACD and PDD over the latest 50 attempts (ASR needs 10)."</p>
             })}
+            {move || health.get().and_then(|h| h.registration).map(|r| {
+                let text = match (r.state.as_str(), &r.expires_at, &r.error) {
+                    ("registered", Some(until), _) => format!("Registered until {until} (refreshed before)"),
+                    ("failed", _, Some(e)) => format!("Registration failed: {e}; retried every 30 s"),
+                    _ => "Registering…".to_string(),
+                };
+                view! { <p class="registration" id="registration" data-state=r.state.clone()><strong>"Registration: "</strong>{text}</p> }
+            })}
             <h2>"Gateways"</h2>
             <ul class="gateways-status" id="gateway-status">
                 {move || health.get().map(|h| h.gateways.into_iter().map(|g| {

@@ -57,6 +57,8 @@ struct Form {
     gateways: RwSignal<Vec<GatewayRow>>,
     max_calls: RwSignal<String>,
     max_cps: RwSignal<String>,
+    register: RwSignal<bool>,
+    register_expires: RwSignal<String>,
 }
 
 /// Empty: no limit. Anything but a whole number is sent as 0, which the server refuses with its
@@ -104,6 +106,8 @@ impl Form {
             gateways: RwSignal::new(vec![GatewayRow::new(None)]),
             max_calls: RwSignal::new(String::new()),
             max_cps: RwSignal::new(String::new()),
+            register: RwSignal::new(false),
+            register_expires: RwSignal::new("3600".into()),
         }
     }
 
@@ -124,6 +128,8 @@ impl Form {
         self.inbound.set(c.map(|c| c.inbound_cidrs.join(", ")).unwrap_or_default());
         self.max_calls.set(c.and_then(|c| c.max_calls).map(|n| n.to_string()).unwrap_or_default());
         self.max_cps.set(c.and_then(|c| c.max_cps).map(|n| n.to_string()).unwrap_or_default());
+        self.register.set(c.is_some_and(|c| c.register));
+        self.register_expires.set(c.map_or(3600, |c| c.register_expires).to_string());
         let rows = match c {
             Some(c) if !c.gateways.is_empty() => c.gateways.iter().map(|g| GatewayRow::new(Some(g))).collect(),
             _ => vec![GatewayRow::new(None)],
@@ -158,6 +164,9 @@ impl Form {
             gateways: self.gateways.get_untracked().iter().map(GatewayRow::input).collect(),
             max_calls: limit(self.max_calls.get_untracked()),
             max_cps: limit(self.max_cps.get_untracked()),
+            register: self.register.get_untracked(),
+            // Not a number: 0, which the server refuses with the allowed range.
+            register_expires: self.register_expires.get_untracked().trim().parse().unwrap_or(0),
         }
     }
 }
@@ -328,6 +337,12 @@ fn CarrierForm(
                         " Remove the stored password"
                     </label>
                 </Show>
+                <label class="check">
+                    <input type="checkbox" id="carrier-register" name="register" bind:checked=form.register/>
+                    " Register with the carrier (REGISTER with the username and password above)"
+                </label>
+                {move || error.with(|e| e.as_ref().and_then(|e| e.field("register"))).map(|r| view! { <small class="field-error" data-field="register">{format!("Registering {r}.")}</small> })}
+                <Field label="Registration expiry (seconds)" name="register_expires" id="carrier-register-expires" autocomplete="off" value=form.register_expires error=error/>
                 <Field label="From domain" name="from_domain" id="carrier-from-domain" autocomplete="off" value=form.from_domain error=error/>
                 <label class="field">
                     <span>"Caller ID"</span>

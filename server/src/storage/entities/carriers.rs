@@ -18,6 +18,8 @@ pub struct Model {
     pub inbound_cidrs: String,
     pub max_calls: Option<i32>,
     pub max_cps: Option<i32>,
+    pub register: bool,
+    pub register_expires: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
