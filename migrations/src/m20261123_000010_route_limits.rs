@@ -1,6 +1,7 @@
 //! Routing facts kept with calls and carriers: each call's route plan (why every carrier was in
 //! or out), per-carrier limits on concurrent calls and calls per second, and whether the
-//! platform REGISTERs with the carrier (and for how long it asks).
+//! platform REGISTERs with the carrier (and for how long it asks); each gateway's priority and
+//! weight.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -11,6 +12,13 @@ pub struct Migration;
 enum Calls {
     Table,
     RoutePlan,
+}
+
+#[derive(DeriveIden)]
+enum CarrierGateways {
+    Table,
+    Priority,
+    Weight,
 }
 
 #[derive(DeriveIden)]
@@ -41,10 +49,17 @@ impl MigrationTrait for Migration {
                 .add_column(integer(Carriers::RegisterExpires).default(3600))
                 .to_owned(),
         )
-        .await
+        .await?;
+        let gateways = || Table::alter().table(CarrierGateways::Table).to_owned();
+        m.alter_table(gateways().add_column(integer(CarrierGateways::Priority).default(0)).to_owned()).await?;
+        m.alter_table(gateways().add_column(integer(CarrierGateways::Weight).default(1)).to_owned()).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(Table::alter().table(CarrierGateways::Table).drop_column(CarrierGateways::Weight).to_owned())
+            .await?;
+        m.alter_table(Table::alter().table(CarrierGateways::Table).drop_column(CarrierGateways::Priority).to_owned())
+            .await?;
         m.alter_table(Table::alter().table(Carriers::Table).drop_column(Carriers::RegisterExpires).to_owned()).await?;
         m.alter_table(Table::alter().table(Carriers::Table).drop_column(Carriers::Register).to_owned()).await?;
         m.alter_table(Table::alter().table(Carriers::Table).drop_column(Carriers::MaxCps).to_owned()).await?;

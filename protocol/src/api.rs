@@ -366,6 +366,16 @@ pub struct CarrierGateway {
     pub port: u32,
     #[serde(default)]
     pub transport: Transport,
+    /// 0 to 100, lower first.
+    #[serde(default)]
+    pub priority: u32,
+    /// 1 to 1000: within a priority, how often this gateway is tried first.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+fn default_weight() -> u32 {
+    1
 }
 
 fn default_sip_port() -> u32 {
@@ -740,7 +750,10 @@ mod tests {
         assert!(input.enabled);
         assert_eq!(input.password, None);
         assert_eq!(input.caller_id_policy, CallerIdPolicy::UserDid);
-        assert_eq!(input.gateways[0], CarrierGateway { host: "h".into(), port: 5060, transport: Transport::Udp });
+        assert_eq!(
+            input.gateways[0],
+            CarrierGateway { host: "h".into(), port: 5060, transport: Transport::Udp, priority: 0, weight: 1 }
+        );
         expect![[r#""user_did""#]].assert_eq(&serde_json::to_string(&CallerIdPolicy::UserDid).unwrap());
     }
 

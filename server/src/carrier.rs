@@ -43,6 +43,42 @@ pub struct Gateway {
     pub host: String,
     pub port: u16,
     pub transport: Transport,
+    /// Lower first (0 to 100).
+    pub priority: u16,
+    /// Among gateways of one priority, each is tried first in proportion to its weight
+    /// (1 to 1000).
+    pub weight: u16,
+}
+
+/// The order to try `gateways` in: ones that answer before ones that `down` says do not, then
+/// by priority; within a priority a weighted random order, `pick(n)` being a random number
+/// below `n`.
+pub fn gateway_order(
+    gateways: &[Gateway],
+    down: impl Fn(&Gateway) -> bool,
+    mut pick: impl FnMut(u32) -> u32,
+) -> Vec<&Gateway> {
+    let mut sorted: Vec<&Gateway> = gateways.iter().collect();
+    sorted.sort_by_key(|g| (down(g), g.priority));
+    let mut out = Vec::with_capacity(sorted.len());
+    let mut rest = sorted.as_slice();
+    while let Some(first) = rest.first() {
+        let rank = (down(first), first.priority);
+        let group = rest.iter().take_while(|g| (down(g), g.priority) == rank).count();
+        let mut pool: Vec<&Gateway> = rest[..group].to_vec();
+        while !pool.is_empty() {
+            let total: u32 = pool.iter().map(|g| u32::from(g.weight.max(1))).sum();
+            let mut r = pick(total).min(total - 1);
+            let mut i = 0;
+            while r >= u32::from(pool[i].weight.max(1)) {
+                r -= u32::from(pool[i].weight.max(1));
+                i += 1;
+            }
+            out.push(pool.remove(i));
+        }
+        rest = &rest[group..];
+    }
+    out
 }
 
 /// What outbound INVITEs put in `From`.
@@ -327,5 +363,33 @@ mod tests {
         assert_eq!(parse_port(5060), Ok(5060));
         assert!(parse_port(0).is_err());
         assert!(parse_port(65536).is_err());
+    }
+
+    #[test]
+    fn gateways_go_by_health_then_priority_then_weight() {
+        let gw = |host: &str, priority, weight| Gateway {
+            host: host.into(),
+            port: 5060,
+            transport: Transport::Udp,
+            priority,
+            weight,
+        };
+        let list = [gw("a", 1, 1), gw("b", 0, 1), gw("c", 0, 3), gw("d", 0, 1), gw("down", 0, 9)];
+        let order = |picks: &[u32]| {
+            let mut picks = picks.iter().copied();
+            gateway_order(&list, |g| g.host == "down", |_| picks.next().unwrap_or(0))
+                .iter()
+                .map(|g| g.host.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        // Priority 0 first (b, c, d by weight 1:3:1), then a, then the gateway that is down.
+        assert_eq!(order(&[0, 0, 0]), "b c d a down");
+        assert_eq!(order(&[1, 0, 0]), "c b d a down");
+        assert_eq!(order(&[3, 0, 0]), "c b d a down");
+        assert_eq!(order(&[4, 0, 0]), "d b c a down");
+        // How often each is first over every pick of the total weight (5): 1, 3, 1.
+        let firsts: Vec<String> = (0..5).map(|r| order(&[r])[..1].to_string()).collect();
+        assert_eq!(firsts, ["b", "c", "c", "c", "d"]);
     }
 }

@@ -67,6 +67,8 @@ fn to_wire(c: &Carrier) -> api::Carrier {
                     Transport::Udp => api::Transport::Udp,
                     Transport::Tcp => api::Transport::Tcp,
                 },
+                priority: u32::from(g.priority),
+                weight: u32::from(g.weight),
             })
             .collect(),
         max_calls: c.max_calls,
@@ -157,8 +159,15 @@ fn spec_from(req: &api::CarrierInput) -> Result<CarrierSpec, ApiError> {
             api::Transport::Udp => Transport::Udp,
             api::Transport::Tcp => Transport::Tcp,
         };
+        if g.priority > 100 {
+            f.insert(format!("gateways[{i}].priority"), "must be between 0 and 100".into());
+        }
+        if !(1..=1000).contains(&g.weight) {
+            f.insert(format!("gateways[{i}].weight"), "must be between 1 and 1000".into());
+        }
+        let (priority, weight) = (u16::try_from(g.priority).unwrap_or(0), u16::try_from(g.weight).unwrap_or(1));
         if let (Some(host), Some(port)) = (host, port) {
-            gateways.push(Gateway { host, port, transport });
+            gateways.push(Gateway { host, port, transport, priority, weight });
         }
     }
     let limit = |f: &mut BTreeMap<String, String>, field: &str, v: Option<u32>, max: u32| match v {

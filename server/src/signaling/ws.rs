@@ -430,11 +430,12 @@ async fn dial_number(
     None
 }
 
-/// A carrier as the gateway dials it: its gateways in order, those whose latest OPTIONS ping
-/// went unanswered last.
+/// A carrier as the gateway dials it: its gateways by priority (weighted random within one),
+/// those whose latest OPTIONS ping went unanswered last.
 fn trunk(carrier: &crate::carrier::Carrier, pings: &crate::pings::Pings) -> protocol::gateway::Trunk {
-    let mut gateways: Vec<_> = carrier.gateways.iter().collect();
-    gateways.sort_by_key(|g| pings.is_down(carrier.id, &format!("{}:{}", g.host, g.port)));
+    let down = |g: &crate::carrier::Gateway| pings.is_down(carrier.id, &format!("{}:{}", g.host, g.port));
+    let gateways =
+        crate::carrier::gateway_order(&carrier.gateways, down, |n| rand::Rng::gen_range(&mut rand::thread_rng(), 0..n));
     protocol::gateway::Trunk {
         carrier_id: carrier.id,
         name: carrier.name.clone(),

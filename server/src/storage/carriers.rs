@@ -60,6 +60,8 @@ fn to_carrier(m: carriers::Model, gws: &[gateways::Model]) -> Carrier {
             host: g.host.clone(),
             port: u16::try_from(g.port).unwrap_or(5060),
             transport: Transport::parse(&g.transport).unwrap_or(Transport::Udp),
+            priority: u16::try_from(g.priority).unwrap_or(0),
+            weight: u16::try_from(g.weight).unwrap_or(1),
         })
         .collect();
     Carrier {
@@ -110,6 +112,8 @@ async fn write_gateways(txn: &DatabaseTransaction, carrier: i64, list: &[Gateway
             host: Set(g.host.clone()),
             port: Set(i32::from(g.port)),
             transport: Set(g.transport.as_str().to_string()),
+            priority: Set(i32::from(g.priority)),
+            weight: Set(i32::from(g.weight)),
         }
         .insert(txn)
         .await?;
@@ -128,8 +132,11 @@ fn limit(n: u32) -> i32 {
 }
 
 fn audit_text(c: &Carrier) -> String {
-    let gateways: Vec<String> =
-        c.gateways.iter().map(|g| format!("{}:{}/{}", g.host, g.port, g.transport.as_str())).collect();
+    let gateways: Vec<String> = c
+        .gateways
+        .iter()
+        .map(|g| format!("{}:{}/{} p{} w{}", g.host, g.port, g.transport.as_str(), g.priority, g.weight))
+        .collect();
     let inbound: Vec<String> = c.inbound.iter().map(ToString::to_string).collect();
     format!(
         r#"{{"name":{:?},"enabled":{},"username":{:?},"password":{},"caller_id":{:?},"gateways":{:?},"inbound":{:?},"max_calls":{},"max_cps":{},"register":{},"register_expires":{}}}"#,

@@ -69,9 +69,9 @@ async fn carrier_crud_round_trip_keeps_gateway_order_and_hides_the_password() {
     assert_eq!(
         c["gateways"],
         json!([
-            {"host": "b.sip.example.net", "port": 5080, "transport": "tcp"},
-            {"host": "a.sip.example.net", "port": 5060, "transport": "udp"},
-            {"host": "192.0.2.9", "port": 5061, "transport": "udp"},
+            {"host": "b.sip.example.net", "port": 5080, "transport": "tcp", "priority": 0, "weight": 1},
+            {"host": "a.sip.example.net", "port": 5060, "transport": "udp", "priority": 0, "weight": 1},
+            {"host": "192.0.2.9", "port": 5061, "transport": "udp", "priority": 0, "weight": 1},
         ])
     );
     let stored = app.db.get_carrier(id).await.unwrap().unwrap();
@@ -92,7 +92,7 @@ async fn carrier_crud_round_trip_keeps_gateway_order_and_hides_the_password() {
     body["enabled"] = json!(false);
     body["caller_id_policy"] = json!("user_did");
     body["caller_id_number"] = json!(null);
-    body["gateways"] = json!([{"host": "192.0.2.9", "port": 5061}, {"host": "b.sip.example.net", "transport": "tcp"}]);
+    body["gateways"] = json!([{"host": "192.0.2.9", "port": 5061}, {"host": "b.sip.example.net", "transport": "tcp", "priority": 1, "weight": 5}]);
     let (status, u) = send(&app, &admin, Method::PUT, &format!("{CARRIERS}/{id}"), body.clone()).await;
     assert_eq!(status, StatusCode::OK, "{u}");
     assert_eq!((u["enabled"].as_bool(), u["has_password"].as_bool()), (Some(false), Some(true)));
@@ -100,8 +100,8 @@ async fn carrier_crud_round_trip_keeps_gateway_order_and_hides_the_password() {
     assert_eq!(
         u["gateways"],
         json!([
-            {"host": "192.0.2.9", "port": 5061, "transport": "udp"},
-            {"host": "b.sip.example.net", "port": 5060, "transport": "tcp"},
+            {"host": "192.0.2.9", "port": 5061, "transport": "udp", "priority": 0, "weight": 1},
+            {"host": "b.sip.example.net", "port": 5060, "transport": "tcp", "priority": 1, "weight": 5},
         ])
     );
     assert_eq!(app.db.count_gateways().await.unwrap(), 2, "the old list is gone");

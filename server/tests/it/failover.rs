@@ -232,11 +232,13 @@ async fn a_carrier_at_its_call_limit_is_skipped() {
     assert_eq!(body["max_calls"], 1);
     let mut bad = c;
     bad["max_cps"] = json!(0);
+    bad["gateways"][0]["weight"] = json!(0);
     let (status, body) =
         status_json(app.send_auth(Method::PUT, &format!("/api/admin/carriers/{cheap_id}"), &admin.access, bad).await)
             .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"]["fields"]["max_cps"].as_str().unwrap().contains("between 1 and"), "{body}");
+    assert!(body["error"]["fields"]["gateways[0].weight"].as_str().unwrap().contains("between 1 and 1000"), "{body}");
 
     // First call: answered by the cheap carrier and kept up.
     let mut first = app.ws(&ada.access).await;

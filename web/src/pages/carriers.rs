@@ -17,6 +17,8 @@ struct GatewayRow {
     host: RwSignal<String>,
     port: RwSignal<String>,
     tcp: RwSignal<bool>,
+    priority: RwSignal<String>,
+    weight: RwSignal<String>,
 }
 
 impl GatewayRow {
@@ -25,6 +27,8 @@ impl GatewayRow {
             host: RwSignal::new(g.map(|g| g.host.clone()).unwrap_or_default()),
             port: RwSignal::new(g.map_or_else(|| "5060".to_string(), |g| g.port.to_string())),
             tcp: RwSignal::new(g.is_some_and(|g| g.transport == api::Transport::Tcp)),
+            priority: RwSignal::new(g.map_or(0, |g| g.priority).to_string()),
+            weight: RwSignal::new(g.map_or(1, |g| g.weight).to_string()),
         }
     }
 
@@ -36,6 +40,9 @@ impl GatewayRow {
             // Anything that is not a number goes as 0, so the server says what is wrong.
             port: if port.is_empty() { 5060 } else { port.parse().unwrap_or(0) },
             transport: if self.tcp.get_untracked() { api::Transport::Tcp } else { api::Transport::Udp },
+            // Not a number: out of range, so the server says what is wrong.
+            priority: self.priority.get_untracked().trim().parse().unwrap_or(u32::MAX),
+            weight: self.weight.get_untracked().trim().parse().unwrap_or(0),
         }
     }
 }
@@ -373,7 +380,7 @@ fn CarrierForm(
                 <Field label="Inbound CIDRs" name="inbound_cidrs" id="carrier-inbound-cidrs" autocomplete="off" value=form.inbound error=error/>
                 <p class="hint">"Comma separated, e.g. 192.0.2.0/24, 198.51.100.7. Calls are accepted only from these."</p>
                 <fieldset class="gateways" id="gateways">
-                    <legend>"Gateways (tried in order)"</legend>
+                    <legend>"Gateways (lower priority first; by weight within a priority)"</legend>
                     {move || reason("gateways".into()).map(|r| view! { <small class="field-error" data-field="gateways">{format!("Gateways {r}.")}</small> })}
                     {move || {
                         let rows = form.gateways.get();
@@ -413,6 +420,23 @@ fn CarrierForm(
                                                 <option value="tcp" prop:selected=move || row.tcp.get()>"TCP"</option>
                                             </select>
                                         </label>
+                                        <label class="field port">
+                                            <span>"Priority"</span>
+                                            <input type="text" inputmode="numeric" id=format!("gw-priority-{i}") autocomplete="off" bind:value=row.priority/>
+                                        </label>
+                                        <label class="field port">
+                                            <span>"Weight"</span>
+                                            <input type="text" inputmode="numeric" id=format!("gw-weight-{i}") autocomplete="off" bind:value=row.weight/>
+                                        </label>
+                                        {
+                                            let (p, w) = (format!("gateways[{i}].priority"), format!("gateways[{i}].weight"));
+                                            move || {
+                                                [(p.clone(), "Priority"), (w.clone(), "Weight")]
+                                                    .into_iter()
+                                                    .filter_map(|(k, label)| reason(k.clone()).map(|r| view! { <small class="field-error" data-field=k>{format!("{label} {r}.")}</small> }))
+                                                    .collect_view()
+                                            }
+                                        }
                                         <button type="button" class="link" id=format!("gw-remove-{i}") disabled=only_one
                                             on:click=move |_| form.gateways.update(|g| { g.remove(i); })>"Remove"</button>
                                     </div>

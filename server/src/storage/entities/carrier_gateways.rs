@@ -10,6 +10,8 @@ pub struct Model {
     pub host: String,
     pub port: i32,
     pub transport: String,
+    pub priority: i32,
+    pub weight: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
