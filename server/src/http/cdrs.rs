@@ -75,7 +75,7 @@ async fn carrier_health(
 ) -> Result<Json<api::CarrierHealth>, ApiError> {
     let carrier = state.db.get_carrier(id).await?.ok_or(ApiError::NotFound("no such carrier"))?;
     let now = Utc::now();
-    let day = state.db.carrier_attempts(id, now - Duration::hours(24), HEALTH_WINDOW).await?;
+    let day = state.db.carrier_attempts(id, Some(now - Duration::hours(24)), HEALTH_WINDOW).await?;
     let sample = |a: &Attempt| Sample {
         at: a.started_at,
         answered: a.outcome == "answered",

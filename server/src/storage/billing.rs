@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -199,20 +199,21 @@ impl Db {
 impl Db {
     /// The latest `limit` attempts through `carrier`, newest first: when, and the outcome code.
     pub async fn recent_attempts(&self, carrier: i64, limit: u64) -> Result<Vec<(DateTime<Utc>, String)>> {
-        let all = self.carrier_attempts(carrier, DateTime::<Utc>::MIN_UTC, limit).await?;
+        let all = self.carrier_attempts(carrier, None, limit).await?;
         Ok(all.into_iter().map(|(_, a)| (a.started_at, a.outcome)).collect())
     }
 
-    /// `carrier`'s attempts since `since`, newest first, at most `limit`, with their calls.
+    /// `carrier`'s attempts (since `since`, when given), newest first, at most `limit`, with
+    /// their calls.
     pub async fn carrier_attempts(
         &self,
         carrier: i64,
-        since: DateTime<Utc>,
+        since: Option<DateTime<Utc>>,
         limit: u64,
     ) -> Result<Vec<(String, Attempt)>> {
         Ok(attempts::Entity::find()
             .filter(attempts::Column::CarrierId.eq(carrier))
-            .filter(attempts::Column::StartedAt.gte(since))
+            .apply_if(since, |q, since| q.filter(attempts::Column::StartedAt.gte(since)))
             .order_by_desc(attempts::Column::StartedAt)
             .order_by_desc(attempts::Column::Id)
             .limit(limit)
