@@ -159,6 +159,32 @@ async fn two_hundred_thousand_rows_stream_in() {
     assert_eq!(jobs[0]["rows_written"], 200_000);
 }
 
+/// A measurement, not a check of speed: `cargo test --release -p server --test it -- --ignored
+/// million --nocapture` prints the import throughput and the routing table's reload time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run in release with --ignored"]
+async fn a_million_row_deck_imports_and_the_routing_table_reloads() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let c = new_carrier(&app, &admin, "big").await;
+    let mut csv = String::from(HEADER);
+    for i in 0..1_000_000u32 {
+        csv.push_str(&format!("{},Dest {i},0.{:04},0,0,60\n", 100_000_000 + i * 7, i % 10_000));
+    }
+    let started = std::time::Instant::now();
+    let (status, deck) = upload(&app, &admin.access, c, "", csv).await;
+    let took = started.elapsed();
+    assert_eq!(status, StatusCode::CREATED, "{deck}");
+    eprintln!("imported 1,000,000 rows in {took:?} ({:.0} rows/s)", 1_000_000.0 / took.as_secs_f64());
+    let table = server::routing::table::LiveTable::default();
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        server::lcr::rebuild(&app.db, &table).await.unwrap();
+        eprintln!("routing table reloaded from the database in {:?}", started.elapsed());
+    }
+    assert_eq!(table.get().index.len(), 1_000_000);
+}
+
 #[tokio::test]
 async fn a_failing_carrier_trips_its_circuit_and_calls_go_to_the_next_one() {
     let app = spawn_app().await;
