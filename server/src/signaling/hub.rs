@@ -555,7 +555,8 @@ impl Hub {
             let mut st = self.lock();
             let Some(leg) = st.pstn.get_mut(&CallId(call_id.to_string())) else { return };
             let Some(info) = leg.routes.get(route).cloned() else { return };
-            let moved = leg.attempt.as_ref().is_some_and(|a| a.carrier_id != Some(info.carrier_id)) || route > 0;
+            // Route 0 is the carrier the call was recorded with.
+            let moved = route > 0;
             let starts = st.starts.entry(info.carrier_id).or_default();
             starts.push_back(Instant::now());
             if starts.len() > 10_000 {

@@ -242,17 +242,6 @@ impl Db {
         }
     }
 
-    /// The carrier a PSTN call goes out through (the name is kept for history).
-    pub async fn call_set_route(&self, id: &str, carrier_id: i64, carrier_name: &str) -> Result<()> {
-        calls::Entity::update_many()
-            .col_expr(calls::Column::CarrierId, Expr::value(carrier_id))
-            .col_expr(calls::Column::CarrierName, Expr::value(carrier_name))
-            .filter(calls::Column::Id.eq(id))
-            .exec(&self.conn)
-            .await?;
-        Ok(())
-    }
-
     /// The carrier leg's final SIP response code (e.g. 200, 486, 487).
     pub async fn call_set_sip_code(&self, id: &str, code: u16) -> Result<()> {
         calls::Entity::update_many()
@@ -263,7 +252,8 @@ impl Db {
         Ok(())
     }
 
-    /// Failover moved the call to another carrier: its record names that one and its price.
+    /// The carrier a PSTN call goes out through (the name is kept for history) and its price
+    /// there; failover moves a call to another carrier with this.
     pub async fn call_set_carrier(
         &self,
         id: &str,

@@ -337,7 +337,7 @@ async fn call_records_keep_the_carrier_and_sip_code() {
     let (a, b) = (UserId(a.user["id"].as_i64().unwrap()), UserId(b.user["id"].as_i64().unwrap()));
     let now = chrono::Utc::now();
     app.db.create_call("call-1", a, "dev-a", b, now, None).await.unwrap();
-    app.db.call_set_route("call-1", 7, "Acme").await.unwrap();
+    app.db.call_set_carrier("call-1", 7, "Acme", None).await.unwrap();
     app.db.call_set_sip_code("call-1", 486).await.unwrap();
     let (calls, _) = app.db.call_history(a, 1, 10).await.unwrap();
     let c = &calls[0].0;
