@@ -30,6 +30,8 @@ pub struct Stack {
     pub base: String,
     /// The gateway's SIP address (UDP and TCP), where carriers send INVITEs.
     pub sip: std::net::SocketAddr,
+    /// The platform's database, for seeding what a test needs in bulk (call records).
+    pub db: server::storage::Db,
     _dir: tempfile::TempDir,
 }
 
@@ -57,8 +59,9 @@ impl Stack {
         let app = server::App::build(settings).await?;
         let base = format!("http://127.0.0.1:{}", app.port());
         let sip = app.state().hub.gateway().map(|g| g.sip_addr).ok_or_else(|| anyhow::anyhow!("gateway disabled"))?;
+        let db = app.state().db.clone();
         tokio::spawn(app.run_until(std::future::pending()));
-        Ok(Self { base, sip, _dir: dir })
+        Ok(Self { base, sip, db, _dir: dir })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -395,6 +398,22 @@ impl Browser {
         self.fill("#password", password).await?;
         self.click("#submit").await?;
         self.wait_text("#phone-status", "Ready").await.map(|_| ())
+    }
+
+    /// Sets the value of the input `css` as if typed whole (date inputs take typing only in
+    /// the browser's own date format), firing `input` and `change`.
+    pub async fn set_value(&self, css: &str, value: &str) -> Result<()> {
+        self.find(css).await?;
+        let js = "const e = document.querySelector(arguments[0]); e.value = arguments[1];\
+                  e.dispatchEvent(new Event('input', {bubbles: true}));\
+                  e.dispatchEvent(new Event('change', {bubbles: true}));";
+        self.client.execute(js, vec![css.into(), value.into()]).await.with_context(|| format!("setting {css}"))?;
+        Ok(())
+    }
+
+    /// Chooses the option with `value` in the `<select>` `css`.
+    pub async fn select(&self, css: &str, value: &str) -> Result<()> {
+        self.find(css).await?.select_by_value(value).await.with_context(|| format!("choosing {value:?} in {css}"))
     }
 
     pub async fn click(&self, css: &str) -> Result<()> {

@@ -20,6 +20,7 @@ mod m20261123_000007_call_heartbeat;
 mod m20261123_000008_billing;
 mod m20261123_000009_decks;
 mod m20261123_000010_route_limits;
+mod m20261206_000011_cdr_search;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_billing::Migration),
             Box::new(m20261123_000009_decks::Migration),
             Box::new(m20261123_000010_route_limits::Migration),
+            Box::new(m20261206_000011_cdr_search::Migration),
         ]
     }
 }

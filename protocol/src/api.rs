@@ -51,6 +51,9 @@ pub struct User {
     /// A card payment of theirs was disputed: card top-ups are refused until an admin clears it.
     #[serde(default)]
     pub under_review: bool,
+    /// Their retail rate plan; `None`: the default plan.
+    #[serde(default)]
+    pub rate_plan_id: Option<i64>,
     /// RFC 3339, UTC.
     pub created_at: String,
 }
@@ -722,6 +725,234 @@ pub struct CallAttemptOf {
     pub call_id: String,
     #[serde(flatten)]
     pub attempt: CallAttempt,
+}
+
+/// `GET /api/admin/cdrs` and `GET /api/admin/cdrs.csv`: which call records. Every field is
+/// optional; they combine with AND. Newest first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CdrQuery {
+    /// RFC 3339 or `YYYY-MM-DD` (UTC): calls started at or after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// RFC 3339 or `YYYY-MM-DD` (UTC, the whole day): calls started before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The user who called or was called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<i64>,
+    /// The far end's number, or its start (`+44`, `+4420`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<i64>,
+    /// `webrtc`, `pstn_out`, `pstn_in`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<String>,
+    /// `answered` or `failed` (never answered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// An end cause code (`normal`, `busy`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    /// Charge at least / at most, as decimal text (`0.10`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_min: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_max: Option<String>,
+    /// The `next` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// 1 to 200; 50 by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// One call record in a search.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Cdr {
+    pub id: String,
+    /// `webrtc`, `pstn_out`, `pstn_in`.
+    pub kind: String,
+    pub caller_id: i64,
+    pub caller_email: Option<String>,
+    pub callee_id: Option<i64>,
+    pub callee_email: Option<String>,
+    pub number: Option<String>,
+    pub carrier_id: Option<i64>,
+    pub carrier_name: Option<String>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub answered_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub end_cause: Option<String>,
+    pub sip_code: Option<u16>,
+    pub billable_secs: Option<i64>,
+    pub charge_micros: Option<i64>,
+    pub buy_cost_micros: Option<i64>,
+}
+
+/// A page of call records; `next` asks for the following page (`None`: this is the last).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CdrPage {
+    pub items: Vec<Cdr>,
+    pub next: Option<String>,
+}
+
+/// A call in progress, as the live-calls view shows it (`ServerMsg::LiveCalls`,
+/// `GET /api/admin/live-calls`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LiveCall {
+    pub id: String,
+    /// `webrtc`, `pstn_out`, `pstn_in`.
+    pub kind: String,
+    pub caller_id: i64,
+    /// The caller's display name, or the number calling in.
+    pub caller: String,
+    /// The callee's display name, or the number dialled.
+    pub destination: String,
+    pub carrier_name: Option<String>,
+    /// `setup`, `ringing`, `answered`.
+    pub state: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// Seconds since the call started.
+    pub duration_secs: u64,
+    /// Seconds since it was answered.
+    pub talk_secs: u64,
+    /// What the call costs its caller so far at its tariff (whole increments).
+    pub cost_micros: i64,
+}
+
+/// `POST /api/admin/calls/{id}/end`: what happened.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CallEnded {
+    pub call_id: String,
+    pub ended_by: i64,
+}
+
+/// `GET /api/admin/stats?from&to&bucket`: the platform's figures over a period.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatsQuery {
+    /// `YYYY-MM-DD` or RFC 3339 (UTC); 7 days before `to` by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// `YYYY-MM-DD` (the whole day) or RFC 3339 (UTC); now by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// `hour` or `day` (default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Stats {
+    /// RFC 3339, UTC: the period, `to` excluded.
+    pub from: String,
+    pub to: String,
+    /// `hour` or `day`.
+    pub bucket: String,
+    /// Every bucket of the period, oldest first (empty ones too, so charts have no gaps).
+    pub series: Vec<StatsBucket>,
+    /// Money per day, oldest first.
+    pub days: Vec<MoneyDay>,
+    pub carriers: Vec<CarrierStats>,
+    /// Destinations by sell prefix, most minutes first (at most 20).
+    pub destinations: Vec<DestinationStats>,
+    pub totals: StatsTotals,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatsBucket {
+    /// RFC 3339, UTC, the bucket's start.
+    pub at: String,
+    pub calls: u64,
+    pub answered: u64,
+    /// Billable seconds of the calls started in the bucket.
+    pub seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MoneyDay {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// What callers were charged for calls started that day.
+    pub revenue_micros: i64,
+    /// What carriers charge us for them.
+    pub cost_micros: i64,
+    pub margin_micros: i64,
+    /// Card top-ups credited that day (net of refunds and disputes).
+    pub topups_micros: i64,
+    /// Call charges posted to the ledger that day.
+    pub charges_micros: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CarrierStats {
+    pub carrier_id: Option<i64>,
+    pub carrier_name: String,
+    pub attempts: u64,
+    pub answered: u64,
+    /// Answer-seizure ratio, in thousandths (`None` without attempts).
+    pub asr_permille: Option<u16>,
+    /// Average answered call duration, seconds.
+    pub acd_secs: Option<i64>,
+    /// Average post-dial delay, milliseconds.
+    pub pdd_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DestinationStats {
+    /// The retail prefix the calls were sold at.
+    pub prefix: String,
+    pub calls: u64,
+    pub answered: u64,
+    pub seconds: u64,
+    pub revenue_micros: i64,
+    pub cost_micros: i64,
+    pub margin_micros: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatsTotals {
+    pub calls: u64,
+    pub answered: u64,
+    pub seconds: u64,
+    pub revenue_micros: i64,
+    pub cost_micros: i64,
+    pub margin_micros: i64,
+    pub topups_micros: i64,
+    pub charges_micros: i64,
+}
+
+/// `GET /api/admin/audit`: newest first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// An action (`user.disable`) or its start (`user.`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// What was changed: `user:7`, `carrier:2`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Who made the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_page: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub actor_id: Option<i64>,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub target: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// RFC 3339, UTC.
+    pub at: String,
 }
 
 #[cfg(test)]

@@ -57,6 +57,11 @@ pub enum ClientMsg {
         call_id: String,
         on: bool,
     },
+    /// An administrator's live-calls view: `on` starts `LiveCalls` snapshots (now and about
+    /// every second while calls change or run), `off` stops them. Refused for other users.
+    WatchCalls {
+        on: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -198,6 +203,10 @@ pub enum ServerMsg {
     CallCharged {
         call_id: String,
         charge_micros: i64,
+    },
+    /// To an administrator watching: every call in progress, oldest first.
+    LiveCalls {
+        calls: Vec<crate::api::LiveCall>,
     },
     /// The call (or this device's part in it) is over. `cause` is a stable code
     /// (`normal`, `declined`, `busy`, `no_answer`, `unavailable`, `cancelled`,

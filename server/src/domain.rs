@@ -48,6 +48,8 @@ pub struct User {
     pub country: Option<Country>,
     /// A card payment of theirs was disputed: card top-ups wait until an admin clears this.
     pub under_review: bool,
+    /// Their retail rate plan (`None`: the default plan).
+    pub rate_plan_id: Option<i64>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -19,6 +19,7 @@ pub mod registrations;
 pub mod routing;
 pub mod signaling;
 pub mod startup;
+pub mod stats;
 pub mod storage;
 pub mod telemetry;
 

@@ -74,6 +74,7 @@ impl App {
         let hub = Hub::new(db.clone(), call_config, gateway);
         hub.set_browser_tariff(browser_tariff);
         crate::billing::spawn_sweeper(hub.clone(), CALL_HEARTBEAT, Duration::from_secs(c.sweep_grace_secs));
+        crate::signaling::live::spawn(hub.clone());
         if c.billing_worker {
             crate::billing::spawn_worker(hub.clone());
         }

@@ -264,12 +264,7 @@ pub async fn carrier(token: String, carrier: i64) -> Result<api::Carrier, ApiErr
 
 /// A deck as CSV text (the export the server streams).
 pub async fn export_deck(token: String, carrier: i64, deck: i64) -> Result<String, ApiError> {
-    let req = authed(Request::get(&format!("/api/admin/carriers/{carrier}/decks/{deck}/export")), Some(&token));
-    let resp = req.send().await.map_err(ApiError::network)?;
-    if !resp.ok() {
-        return read::<()>(resp).await.map(|()| String::new());
-    }
-    resp.text().await.map_err(ApiError::network)
+    get_text(Request::get(&format!("/api/admin/carriers/{carrier}/decks/{deck}/export")), &token).await
 }
 
 /// Hands `text` to the browser as a download named `name`.
@@ -294,6 +289,169 @@ pub fn download(name: &str, text: &str, mime: &str) -> Result<(), ApiError> {
     a.click();
     let _ = web_sys::Url::revoke_object_url(&url);
     Ok(())
+}
+
+/// A text body (a CSV export), or the server's error.
+async fn get_text(req: RequestBuilder, token: &str) -> Result<String, ApiError> {
+    let resp = authed(req, Some(token)).send().await.map_err(ApiError::network)?;
+    if !resp.ok() {
+        return read::<()>(resp).await.map(|()| String::new());
+    }
+    resp.text().await.map_err(ApiError::network)
+}
+
+/// A chosen file sent as a `text/csv` body.
+async fn post_csv<T: DeserializeOwned>(req: RequestBuilder, token: &str, file: web_sys::File) -> Result<T, ApiError> {
+    let req = authed(req, Some(token))
+        .header("Content-Type", "text/csv")
+        .body(wasm_bindgen::JsValue::from(file))
+        .map_err(ApiError::network)?;
+    read(req.send().await.map_err(ApiError::network)?).await
+}
+
+pub async fn user(token: String, id: i64) -> Result<api::User, ApiError> {
+    get(Request::get(&format!("/api/admin/users/{id}")), &token).await
+}
+
+pub async fn user_balance(token: String, id: i64) -> Result<api::Balance, ApiError> {
+    get(Request::get(&format!("/api/admin/users/{id}/balance")), &token).await
+}
+
+pub async fn user_ledger(token: String, id: i64, page: u32) -> Result<api::Page<api::LedgerLine>, ApiError> {
+    let page = page.to_string();
+    get(
+        Request::get(&format!("/api/admin/users/{id}/ledger")).query([("page", page.as_str()), ("per_page", "20")]),
+        &token,
+    )
+    .await
+}
+
+/// Credits (positive) or debits (negative) an account; answers its balance after.
+pub async fn adjust(token: String, id: i64, req: api::Adjustment) -> Result<api::Balance, ApiError> {
+    send_json(Request::post(&format!("/api/admin/users/{id}/adjustments")), Some(&token), &req).await
+}
+
+pub async fn set_credit_limit(token: String, id: i64, req: api::CreditLimit) -> Result<api::Balance, ApiError> {
+    send_json(Request::put(&format!("/api/admin/users/{id}/credit-limit")), Some(&token), &req).await
+}
+
+pub async fn set_user_plan(token: String, id: i64, req: api::UserRatePlan) -> Result<api::UserRatePlan, ApiError> {
+    send_json(Request::put(&format!("/api/admin/users/{id}/rate-plan")), Some(&token), &req).await
+}
+
+pub async fn rate_plans(token: String) -> Result<Vec<api::RatePlan>, ApiError> {
+    get(Request::get("/api/admin/rate-plans"), &token).await
+}
+
+pub async fn create_rate_plan(token: String, req: api::NewRatePlan) -> Result<api::RatePlan, ApiError> {
+    send_json(Request::post("/api/admin/rate-plans"), Some(&token), &req).await
+}
+
+pub async fn plan_rates(token: String, plan: i64, page: u32) -> Result<api::Page<api::RetailRate>, ApiError> {
+    let page = page.to_string();
+    get(
+        Request::get(&format!("/api/admin/rate-plans/{plan}/rates"))
+            .query([("page", page.as_str()), ("per_page", "50")]),
+        &token,
+    )
+    .await
+}
+
+pub async fn add_rate(token: String, plan: i64, req: api::RetailRateInput) -> Result<api::RetailRate, ApiError> {
+    send_json(Request::post(&format!("/api/admin/rate-plans/{plan}/rates")), Some(&token), &req).await
+}
+
+/// The answer to a rate plan's CSV import (`server/src/http/rate_csv.rs`; not in `protocol`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct RatesImported {
+    pub rows: u64,
+    pub effective_from: String,
+}
+
+/// Imports a whole price list (CSV, in the buy decks' format) into a plan, effective now.
+pub async fn import_rates(token: String, plan: i64, file: web_sys::File) -> Result<RatesImported, ApiError> {
+    post_csv(Request::post(&format!("/api/admin/rate-plans/{plan}/rates.csv")), &token, file).await
+}
+
+/// The rates of a plan in effect now, as CSV text.
+pub async fn export_rates(token: String, plan: i64) -> Result<String, ApiError> {
+    get_text(Request::get(&format!("/api/admin/rate-plans/{plan}/rates.csv")), &token).await
+}
+
+pub async fn call_detail(token: String, id: String) -> Result<api::CallDetail, ApiError> {
+    get(Request::get(&format!("/api/admin/calls/{}", encode(&id))), &token).await
+}
+
+/// A path segment with everything but unreserved characters percent-encoded.
+fn encode(s: &str) -> String {
+    String::from(js_sys::encode_uri_component(s))
+}
+
+/// The set fields of a call record search, as query parameters.
+fn cdr_params(q: &api::CdrQuery) -> Vec<(&'static str, String)> {
+    let text = [
+        ("from", &q.from),
+        ("to", &q.to),
+        ("number", &q.number),
+        ("direction", &q.direction),
+        ("outcome", &q.outcome),
+        ("cause", &q.cause),
+        ("cost_min", &q.cost_min),
+        ("cost_max", &q.cost_max),
+        ("after", &q.after),
+    ];
+    let mut out: Vec<(&'static str, String)> =
+        text.into_iter().filter_map(|(k, v)| v.clone().filter(|v| !v.is_empty()).map(|v| (k, v))).collect();
+    out.extend(q.user.map(|u| ("user", u.to_string())));
+    out.extend(q.carrier.map(|c| ("carrier", c.to_string())));
+    out.extend(q.limit.map(|l| ("limit", l.to_string())));
+    out
+}
+
+fn pairs<'a>(params: &'a [(&'static str, String)]) -> impl Iterator<Item = (&'static str, &'a str)> {
+    params.iter().map(|(k, v)| (*k, v.as_str()))
+}
+
+/// Call records, newest first; `q.after` is the previous page's `next`.
+pub async fn cdrs(token: String, q: api::CdrQuery) -> Result<api::CdrPage, ApiError> {
+    let params = cdr_params(&q);
+    get(Request::get("/api/admin/cdrs").query(pairs(&params)), &token).await
+}
+
+/// Every call record matching `q` (its cursor and limit ignored), as CSV text.
+pub async fn export_cdrs(token: String, q: api::CdrQuery) -> Result<String, ApiError> {
+    let q = api::CdrQuery { after: None, limit: None, ..q };
+    let params = cdr_params(&q);
+    get_text(Request::get("/api/admin/cdrs.csv").query(pairs(&params)), &token).await
+}
+
+pub async fn live_calls(token: String) -> Result<Vec<api::LiveCall>, ApiError> {
+    get(Request::get("/api/admin/live-calls"), &token).await
+}
+
+/// Ends a call in progress (404 when it is no longer live).
+pub async fn end_call(token: String, id: String) -> Result<api::CallEnded, ApiError> {
+    let req = authed(Request::post(&format!("/api/admin/calls/{}/end", encode(&id))), Some(&token));
+    read(req.send().await.map_err(ApiError::network)?).await
+}
+
+pub async fn stats(token: String, q: api::StatsQuery) -> Result<api::Stats, ApiError> {
+    let params: Vec<(&'static str, String)> = [("from", q.from), ("to", q.to), ("bucket", q.bucket)]
+        .into_iter()
+        .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
+        .collect();
+    get(Request::get("/api/admin/stats").query(pairs(&params)), &token).await
+}
+
+pub async fn audit(token: String, q: api::AuditQuery) -> Result<api::Page<api::AuditEntry>, ApiError> {
+    let mut params: Vec<(&'static str, String)> = [("action", q.action), ("target", q.target)]
+        .into_iter()
+        .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
+        .collect();
+    params.extend(q.actor.map(|a| ("actor", a.to_string())));
+    params.extend(q.page.map(|p| ("page", p.to_string())));
+    params.extend(q.per_page.map(|p| ("per_page", p.to_string())));
+    get(Request::get("/api/admin/audit").query(pairs(&params)), &token).await
 }
 
 #[cfg(test)]

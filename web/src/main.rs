@@ -67,6 +67,12 @@ fn App() -> impl IntoView {
                         <Route path=path!("/admin/carriers/:id") view=|| view! { <Signed><pages::carrier::CarrierDetail/></Signed> }/>
                         <Route path=path!("/admin/dids") view=|| view! { <Signed><pages::dids::Dids/></Signed> }/>
                         <Route path=path!("/admin/routes") view=|| view! { <Signed><pages::routes::Routes/></Signed> }/>
+                        <Route path=path!("/admin/users/:id") view=|| view! { <Signed><pages::user::UserDetail/></Signed> }/>
+                        <Route path=path!("/admin/calls") view=|| view! { <Signed><pages::calls::Calls/></Signed> }/>
+                        <Route path=path!("/admin/calls/:id") view=|| view! { <Signed><pages::calls::CallDetailPage/></Signed> }/>
+                        <Route path=path!("/admin/plans") view=|| view! { <Signed><pages::plans::Plans/></Signed> }/>
+                        <Route path=path!("/admin/stats") view=|| view! { <Signed><pages::stats::StatsPage/></Signed> }/>
+                        <Route path=path!("/admin/audit") view=|| view! { <Signed><pages::audit::Audit/></Signed> }/>
                     </Routes>
                 </Show>
             </main>

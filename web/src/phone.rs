@@ -2,11 +2,14 @@
 //! drives signaling and media (`Controller`, kept in a thread-local because browser objects are
 //! not `Send`). Components call the free functions here; nothing else touches the controller.
 
-use std::{cell::RefCell, rc::Rc};
+use std::{
+    cell::{Cell, RefCell},
+    rc::Rc,
+};
 
 use leptos::{prelude::*, task::spawn_local};
 use protocol::{
-    api::IceServer,
+    api::{IceServer, LiveCall},
     ws::{ClientMsg, IceCandidate, Peer, RejectReason, SdpKind, ServerMsg, SessionDescription},
 };
 use web_sys::RtcSdpType;
@@ -107,6 +110,9 @@ pub struct Phone {
     /// How many `Balance` pushes arrived: pages that show something a balance change may
     /// have changed too (a top-up's status) watch it to reload.
     pub balance_pushes: RwSignal<u32>,
+    /// The calls in progress, for an administrator watching them (`watch_calls`): the server's
+    /// latest `LiveCalls` push. `None` until something is known.
+    pub live_calls: RwSignal<Option<Vec<LiveCall>>>,
 }
 
 impl Phone {
@@ -127,6 +133,7 @@ impl Phone {
             now_ms: RwSignal::new(0.0),
             funds: RwSignal::new(None),
             balance_pushes: RwSignal::new(0),
+            live_calls: RwSignal::new(None),
         }
     }
 }
@@ -159,6 +166,8 @@ struct Controller {
 
 thread_local! {
     static CTL: RefCell<Option<Controller>> = const { RefCell::new(None) };
+    /// An admin page shows the live calls: asked for again after every (re)connection.
+    static WATCHING: Cell<bool> = const { Cell::new(false) };
 }
 
 fn with<R>(f: impl FnOnce(&mut Controller) -> R) -> Option<R> {
@@ -225,6 +234,22 @@ pub fn stop() {
         c.phone.incoming.set(vec![]);
         c.phone.connected.set(false);
         c.phone.funds.set(None);
+        c.phone.live_calls.set(None);
+    }
+}
+
+/// Starts (`on`) or stops the server's `LiveCalls` snapshots for the live-calls view. Sent now
+/// when the socket is ready, and again after each reconnection while on.
+pub fn watch_calls(on: bool) {
+    WATCHING.with(|w| w.set(on));
+    let ready = with(|c| {
+        if !on {
+            c.phone.live_calls.set(None);
+        }
+        c.welcomed
+    });
+    if ready == Some(true) {
+        send(ClientMsg::WatchCalls { on });
     }
 }
 
@@ -296,6 +321,9 @@ fn on_message(msg: ServerMsg) {
             if let Some(Some((phone, auth))) = reconnected {
                 refresh_balance(phone, auth);
             }
+            if WATCHING.with(Cell::get) {
+                send(ClientMsg::WatchCalls { on: true });
+            }
         }
         ServerMsg::Balance { balance_micros, available_micros } => {
             with(|c| {
@@ -303,6 +331,11 @@ fn on_message(msg: ServerMsg) {
                 c.phone.balance_pushes.update(|n| *n = n.wrapping_add(1));
             });
         }
+        // One that crossed our "off" on the way is dropped.
+        ServerMsg::LiveCalls { calls } if WATCHING.with(Cell::get) => {
+            with(|c| c.phone.live_calls.set(Some(calls)));
+        }
+        ServerMsg::LiveCalls { .. } => {}
         ServerMsg::Error { code, message, request_id, call_id } => on_error(&code, message, request_id, call_id),
         ServerMsg::Presence { user_id, online } => {
             with(|c| {

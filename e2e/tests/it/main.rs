@@ -3,5 +3,6 @@
 
 mod accounts;
 mod calls;
+mod dashboard;
 mod pstn;
 mod topups;

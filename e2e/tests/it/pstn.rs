@@ -6,11 +6,11 @@ use std::time::Duration;
 use e2e::sipp::{MediaPeer, Sipp, free_udp_port};
 use e2e::{Browser, Stack, with_browser};
 
-const PASSWORD: &str = "a long enough password";
+pub(crate) const PASSWORD: &str = "a long enough password";
 
 /// A carrier pointing at sipp on `port`, with digest credentials, accepting INVITEs from
 /// loopback; and Ada, who owns the DID +1 415 555 0100.
-async fn carrier_and_ada(stack: &Stack, port: u16) -> anyhow::Result<()> {
+pub(crate) async fn carrier_and_ada(stack: &Stack, port: u16) -> anyhow::Result<()> {
     carrier_and_ada_over(stack, port, "udp").await
 }
 
@@ -81,7 +81,7 @@ async fn wait_carrier_packets(media: &MediaPeer, n: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn dial(b: &Browser, number: &str) -> anyhow::Result<()> {
+pub(crate) async fn dial(b: &Browser, number: &str) -> anyhow::Result<()> {
     b.fill("#dial-number", number).await?;
     b.click("#dial-number-call").await
 }

@@ -45,10 +45,12 @@ pub enum EndCause {
     MediaFailed,
     /// The caller's money ran out: the call reached a billing increment it could not pay.
     CreditExhausted,
+    /// An administrator ended the call (who: the record's `ended_by`).
+    EndedByAdmin,
 }
 
 impl EndCause {
-    pub const ALL: [EndCause; 17] = [
+    pub const ALL: [EndCause; 18] = [
         EndCause::Normal,
         EndCause::Cancelled,
         EndCause::Declined,
@@ -66,6 +68,7 @@ impl EndCause {
         EndCause::MediaTimeout,
         EndCause::MediaFailed,
         EndCause::CreditExhausted,
+        EndCause::EndedByAdmin,
     ];
 
     /// The stable code stored in call records and sent to browsers.
@@ -88,6 +91,7 @@ impl EndCause {
             EndCause::MediaTimeout => "media_timeout",
             EndCause::MediaFailed => "media_failed",
             EndCause::CreditExhausted => "credit_exhausted",
+            EndCause::EndedByAdmin => "ended_by_admin",
         }
     }
 
@@ -115,6 +119,7 @@ impl EndCause {
             EndCause::MediaTimeout => "The call was ended because no audio arrived.",
             EndCause::MediaFailed => "The audio connection failed.",
             EndCause::CreditExhausted => "The call was ended because your balance ran out.",
+            EndCause::EndedByAdmin => "The call was ended by an administrator.",
         }
     }
 
@@ -133,7 +138,7 @@ impl EndCause {
             EndCause::SelfCall => Some(403),
             EndCause::UnknownUser | EndCause::NumberNotFound | EndCause::InvalidNumber => Some(404),
             EndCause::NoRoute | EndCause::CarrierFailed => Some(503),
-            EndCause::MediaTimeout | EndCause::MediaFailed | EndCause::CreditExhausted => None,
+            EndCause::MediaTimeout | EndCause::MediaFailed | EndCause::CreditExhausted | EndCause::EndedByAdmin => None,
         }
     }
 }

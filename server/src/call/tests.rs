@@ -648,6 +648,7 @@ fn end_causes_have_stable_codes() {
         media_timeout      -   The call was ended because no audio arrived.
         media_failed       -   The audio connection failed.
         credit_exhausted   -   The call was ended because your balance ran out.
+        ended_by_admin     -   The call was ended by an administrator.
     "#]]
     .assert_eq(&table);
 }

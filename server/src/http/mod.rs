@@ -8,6 +8,7 @@ pub mod admin;
 pub mod calls;
 pub mod carriers;
 pub mod cdrs;
+pub mod dashboard;
 pub mod decks;
 pub mod error;
 pub mod extract;
@@ -83,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .merge(calls::router())
         .merge(carriers::router())
         .merge(cdrs::router())
+        .merge(dashboard::router())
         .merge(money::router())
         .merge(rates::router())
         .merge(rate_csv::router())
@@ -154,6 +156,7 @@ pub fn to_wire_user(user: &User) -> api::User {
         disabled: user.disabled,
         country: user.country.as_ref().map(|c| c.as_str().to_string()),
         under_review: user.under_review,
+        rate_plan_id: user.rate_plan_id,
         created_at: user.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     }
 }

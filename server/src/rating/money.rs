@@ -66,6 +66,12 @@ impl ops::Add for Money {
     }
 }
 
+impl ops::AddAssign for Money {
+    fn add_assign(&mut self, rhs: Money) {
+        *self = *self + rhs;
+    }
+}
+
 impl ops::Sub for Money {
     type Output = Money;
     fn sub(self, rhs: Money) -> Money {

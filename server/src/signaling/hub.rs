@@ -98,6 +98,8 @@ struct State {
     pstn: HashMap<CallId, PstnLeg>,
     /// When each carrier's latest attempts started (its calls-per-second window).
     starts: HashMap<i64, std::collections::VecDeque<Instant>>,
+    /// Administrators' devices watching the live calls.
+    watchers: HashSet<DeviceId>,
     next_generation: u64,
 }
 
@@ -298,6 +300,24 @@ impl Hub {
         let mut st = self.lock();
         st.devices.retain(|_, d| d.gone_since.is_none_or(|t| t.elapsed() < grace) || !d.calls.is_empty());
         st.calls.retain(|_, c| !c.task.is_finished());
+        let State { watchers, devices, .. } = &mut *st;
+        watchers.retain(|d| devices.contains_key(d));
+    }
+
+    /// An administrator's device starts or stops watching the live calls.
+    pub fn watch_calls(&self, device: &DeviceId, on: bool) {
+        let mut st = self.lock();
+        if on {
+            st.watchers.insert(device.clone());
+        } else {
+            st.watchers.remove(device);
+        }
+    }
+
+    /// The devices watching the live calls that are connected now.
+    pub fn call_watchers(&self) -> Vec<DeviceId> {
+        let st = self.lock();
+        st.watchers.iter().filter(|d| st.devices.get(*d).is_some_and(|d| d.tx.is_some())).cloned().collect()
     }
 
     /// Queues `msg` for `device`; dropped when it is gone or its queue is full. A PSTN leg's

@@ -3,6 +3,7 @@
 
 mod convert;
 pub mod hub;
+pub mod live;
 pub mod wallets;
 pub mod ws;
 

@@ -214,6 +214,7 @@ async fn handle(state: &AppState, hub: &Arc<Hub>, device: &DeviceId, me: &Peer, 
             (call_id, Input::Sdp { device: device.clone(), description: convert::sdp_in(description) })
         }
         ClientMsg::Hold { call_id, on } => (call_id, Input::Hold { device: device.clone(), on }),
+        ClientMsg::WatchCalls { on } => return watch_calls(state, hub, device, me, on).await,
     };
     if hub.route(&CallId(call_id.clone()), input) {
         None
@@ -225,6 +226,23 @@ async fn handle(state: &AppState, hub: &Arc<Hub>, device: &DeviceId, me: &Peer, 
             call_id: Some(call_id),
         })
     }
+}
+
+/// An administrator's live-calls view on or off; refused for anyone else (read fresh: a
+/// demoted or disabled admin stops at once).
+async fn watch_calls(state: &AppState, hub: &Arc<Hub>, device: &DeviceId, me: &Peer, on: bool) -> Option<ServerMsg> {
+    let admin = matches!(
+        state.db.user_by_id(crate::domain::UserId(me.id)).await,
+        Ok(Some(u)) if u.role == crate::domain::Role::Admin && !u.disabled
+    );
+    if !admin {
+        return Some(convert::error("forbidden", "watching live calls needs an administrator"));
+    }
+    hub.watch_calls(device, on);
+    if on {
+        super::live::send_to(hub, device).await;
+    }
+    None
 }
 
 /// A dial refused before any call exists, answering request `request_id`.

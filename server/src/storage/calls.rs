@@ -111,7 +111,13 @@ pub(super) fn sell_tariff(m: &calls::Model) -> Option<Tariff> {
     .ok()
 }
 
-fn call_row(id: &str, kind: &str, caller: UserId, callee: Option<UserId>, now: DateTime<Utc>) -> calls::ActiveModel {
+pub(super) fn call_row(
+    id: &str,
+    kind: &str,
+    caller: UserId,
+    callee: Option<UserId>,
+    now: DateTime<Utc>,
+) -> calls::ActiveModel {
     calls::ActiveModel {
         id: Set(id.to_string()),
         kind: Set(kind.into()),

@@ -4,6 +4,7 @@
 mod billing;
 mod calls;
 mod carriers;
+mod dashboard;
 mod decks;
 mod dids;
 mod entities;
@@ -23,6 +24,7 @@ pub use calls::CallSummary;
 pub use calls::EndBilling;
 pub use calls::PstnCall;
 pub use carriers::{CarrierUpdateError, NameTaken};
+pub use dashboard::{AuditFilter, AuditRow, Cdr, CdrCursor, CdrFilter, CdrSeed, OpenCall};
 pub use decks::{DeckInfo, DeckWriter};
 pub use dids::{DidEntry, DidRefused};
 pub use ledger::{Audit, Posted, StatementLine};

@@ -32,6 +32,7 @@ pub(super) fn to_user(m: users::Model) -> User {
         disabled: m.disabled,
         country: m.country.map(Country::from_trusted),
         under_review: m.under_review,
+        rate_plan_id: m.rate_plan_id,
         created_at: m.created_at,
     }
 }

@@ -7,6 +7,7 @@ mod admin;
 mod carriers;
 mod charging;
 mod crash;
+mod dashboard;
 mod decks;
 mod failover;
 mod helpers;

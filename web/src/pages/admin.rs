@@ -22,6 +22,10 @@ pub fn AdminNav() -> impl IntoView {
             <A href="/admin/carriers" attr:id="admin-nav-carriers">"Carriers"</A>
             <A href="/admin/dids" attr:id="admin-nav-dids">"DIDs"</A>
             <A href="/admin/routes" attr:id="admin-nav-routes">"Rate decks & routing"</A>
+            <A href="/admin/plans" attr:id="admin-nav-plans">"Rate plans"</A>
+            <A href="/admin/calls" attr:id="admin-nav-calls">"Calls"</A>
+            <A href="/admin/stats" attr:id="admin-nav-stats">"Statistics"</A>
+            <A href="/admin/audit" attr:id="admin-nav-audit">"Audit log"</A>
         </nav>
     }
 }
@@ -100,7 +104,10 @@ pub fn Admin() -> impl IntoView {
                         <For each=move || data.get().map(|d| d.items).unwrap_or_default() key=|u| (u.id, u.disabled, u.under_review, u.display_name.clone()) let(user)>
                             <tr data-email=user.email.clone() data-id=user.id.to_string() class:disabled=user.disabled
                                 data-under-review=user.under_review.to_string()>
-                                <td>{user.display_name.clone()}</td>
+                                <td>{
+                                    let name = user.display_name.clone();
+                                    view! { <A href=format!("/admin/users/{}", user.id) attr:class="user-link">{name}</A> }
+                                }</td>
                                 <td>{user.email.clone()}</td>
                                 <td>{if user.role == api::Role::Admin { "admin" } else { "user" }}</td>
                                 <td class="status">

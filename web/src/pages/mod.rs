@@ -1,18 +1,23 @@
 //! One component per route, plus the form pieces they share.
 
 pub mod admin;
+pub mod audit;
 pub mod balance;
+pub mod calls;
 pub mod carrier;
 pub mod carriers;
 pub mod dids;
 pub mod history;
 pub mod home;
 pub mod login;
+pub mod plans;
 pub mod profile;
 pub mod receipts;
 pub mod routes;
 pub mod signup;
+pub mod stats;
 pub mod topup;
+pub mod user;
 
 use leptos::prelude::*;
 
@@ -75,4 +80,44 @@ pub fn Pager(
             <button disabled={move || u64::from(page.get()) >= pages} on:click=move |_| { page.update(|p| *p += 1); load(); }>"Older ›"</button>
         </div>
     }
+}
+
+/// The server's reason for the field `name`, as `<small class="field-error" id=…>`: placed right
+/// after the field's input.
+#[component]
+pub fn FieldError(
+    error: RwSignal<Option<ApiError>>,
+    name: &'static str,
+    id: &'static str,
+    label: &'static str,
+) -> impl IntoView {
+    move || {
+        error.with(|e| e.as_ref().and_then(|e| e.field(name))).map(|r| {
+            view! { <small class="field-error" id=id data-field=name role="alert">{format!("{label} {r}.")}</small> }
+        })
+    }
+}
+
+/// Whether the server had something to say about `name` (to mark its input invalid).
+pub fn has_field_error(error: RwSignal<Option<ApiError>>, name: &'static str) -> impl Fn() -> bool + Copy {
+    move || error.with(|e| e.as_ref().is_some_and(|e| e.fields.contains_key(name)))
+}
+
+/// Seconds as `m:ss` (`h:mm:ss` from an hour).
+pub fn mmss(secs: u64) -> String {
+    if secs >= 3600 {
+        format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+    } else {
+        format!("{}:{:02}", secs / 60, secs % 60)
+    }
+}
+
+/// An RFC 3339 time as `YYYY-MM-DD HH:MM` (UTC).
+pub fn when(t: &str) -> String {
+    t.get(..16).unwrap_or(t).replace('T', " ")
+}
+
+/// Something optional as text, `–` when absent.
+pub fn or_dash<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "–".to_string(), |v| v.to_string())
 }
