@@ -1,6 +1,6 @@
 //! Indexes for the admin dashboard: call records searched by time, carrier and number (the
 //! caller/callee ones exist since the calls table), calls still open, and the audit log by
-//! target and by actor.
+//! target and by actor; the statistics' routing attempts and money movements by time.
 
 use sea_orm_migration::prelude::*;
 
@@ -22,6 +22,19 @@ enum AuditLog {
     Table,
     Target,
     ActorId,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum CallAttempts {
+    Table,
+    StartedAt,
+}
+
+#[derive(DeriveIden)]
+enum LedgerEntries {
+    Table,
+    Account,
     CreatedAt,
 }
 
@@ -51,6 +64,23 @@ impl MigrationTrait for Migration {
                 .col(AuditLog::CreatedAt)
                 .to_owned(),
         )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_call_attempts_started")
+                .table(CallAttempts::Table)
+                .col(CallAttempts::StartedAt)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_ledger_entries_account_created")
+                .table(LedgerEntries::Table)
+                .col(LedgerEntries::Account)
+                .col(LedgerEntries::CreatedAt)
+                .to_owned(),
+        )
         .await
     }
 
@@ -61,6 +91,8 @@ impl MigrationTrait for Migration {
         for name in ["idx_audit_log_target", "idx_audit_log_actor"] {
             m.drop_index(Index::drop().name(name).table(AuditLog::Table).to_owned()).await?;
         }
-        Ok(())
+        m.drop_index(Index::drop().name("idx_call_attempts_started").table(CallAttempts::Table).to_owned()).await?;
+        m.drop_index(Index::drop().name("idx_ledger_entries_account_created").table(LedgerEntries::Table).to_owned())
+            .await
     }
 }

@@ -882,6 +882,8 @@ pub struct MoneyDay {
     pub margin_micros: i64,
     /// Card top-ups credited that day (net of refunds and disputes).
     pub topups_micros: i64,
+    /// Administrators' credits less their debits that day.
+    pub adjustments_micros: i64,
     /// Call charges posted to the ledger that day.
     pub charges_micros: i64,
 }
@@ -921,6 +923,7 @@ pub struct StatsTotals {
     pub cost_micros: i64,
     pub margin_micros: i64,
     pub topups_micros: i64,
+    pub adjustments_micros: i64,
     pub charges_micros: i64,
 }
 

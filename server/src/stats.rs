@@ -74,6 +74,8 @@ pub enum MoneyFact {
     TopUp { at: DateTime<Utc>, amount: Money },
     /// A call's charge posted to the ledger.
     Charge { at: DateTime<Utc>, amount: Money },
+    /// An administrator's manual credit (positive) or debit (negative) of a balance.
+    Adjustment { at: DateTime<Utc>, amount: Money },
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -99,6 +101,7 @@ impl Sales {
 pub struct DayMoney {
     pub sales: Sales,
     pub topups: Money,
+    pub adjustments: Money,
     pub charges: Money,
 }
 
@@ -231,18 +234,17 @@ impl Stats {
     }
 
     pub fn add_money(&mut self, m: MoneyFact) {
-        let (at, amount, topup) = match m {
-            MoneyFact::TopUp { at, amount } => (at, amount, true),
-            MoneyFact::Charge { at, amount } => (at, amount, false),
+        let at = match m {
+            MoneyFact::TopUp { at, .. } | MoneyFact::Charge { at, .. } | MoneyFact::Adjustment { at, .. } => at,
         };
         if !self.within(at) {
             return;
         }
         let day = self.days.entry(at.date_naive()).or_default();
-        if topup {
-            day.topups += amount;
-        } else {
-            day.charges += amount;
+        match m {
+            MoneyFact::TopUp { amount, .. } => day.topups += amount,
+            MoneyFact::Adjustment { amount, .. } => day.adjustments += amount,
+            MoneyFact::Charge { amount, .. } => day.charges += amount,
         }
     }
 
@@ -258,6 +260,7 @@ impl Stats {
             money.sales.revenue += d.sales.revenue;
             money.sales.cost += d.sales.cost;
             money.topups += d.topups;
+            money.adjustments += d.adjustments;
             money.charges += d.charges;
         }
         let mut carriers: Vec<_> = self.carriers.into_values().collect();
@@ -341,11 +344,12 @@ mod tests {
         for (d, m) in &r.days {
             let _ = writeln!(
                 out,
-                "{d} revenue={} cost={} margin={} topups={} charges={}",
+                "{d} revenue={} cost={} margin={} topups={} adjustments={} charges={}",
                 m.sales.revenue,
                 m.sales.cost,
                 m.sales.margin(),
                 m.topups,
+                m.adjustments,
                 m.charges
             );
         }
@@ -401,14 +405,15 @@ mod tests {
                 MoneyFact::TopUp { at: t(1, 12, 30), amount: Money(20_000_000) },
                 MoneyFact::TopUp { at: t(2, 1, 0), amount: Money(-5_000_000) },
                 MoneyFact::Charge { at: t(2, 1, 0), amount: Money(400_000) },
+                MoneyFact::Adjustment { at: t(2, 2, 0), amount: Money(1_500_000) },
             ],
             expect![[r#"
                 01 00:00 calls=2 answered=1 secs=60
                 02 00:00 calls=2 answered=2 secs=150
                 buckets=3
-                2026-12-01 revenue=0.100000 cost=0.040000 margin=0.060000 topups=20.000000 charges=0.000000
-                2026-12-02 revenue=0.300000 cost=0.100000 margin=0.200000 topups=-5.000000 charges=0.400000
-                2026-12-03 revenue=0.000000 cost=0.000000 margin=0.000000 topups=0.000000 charges=0.000000
+                2026-12-01 revenue=0.100000 cost=0.040000 margin=0.060000 topups=20.000000 adjustments=0.000000 charges=0.000000
+                2026-12-02 revenue=0.300000 cost=0.100000 margin=0.200000 topups=-5.000000 adjustments=1.500000 charges=0.400000
+                2026-12-03 revenue=0.000000 cost=0.000000 margin=0.000000 topups=0.000000 adjustments=0.000000 charges=0.000000
                 c1 attempts=3 answered=2 asr=Some(666) acd=Some(90) pdd=Some(500)
                 c2 attempts=1 answered=0 asr=Some(0) acd=None pdd=None
                 +1 calls=1 secs=120 margin=0.200000
@@ -431,7 +436,7 @@ mod tests {
                 05 10:00 calls=1 answered=1 secs=5
                 05 12:00 calls=1 answered=0 secs=0
                 buckets=3
-                2026-12-05 revenue=0.000000 cost=0.000000 margin=0.000000 topups=0.000000 charges=0.000000
+                2026-12-05 revenue=0.000000 cost=0.000000 margin=0.000000 topups=0.000000 adjustments=0.000000 charges=0.000000
                 total calls=2 secs=5 margin=0.000000
             "#]],
         );
@@ -444,7 +449,7 @@ mod tests {
             vec![],
             expect![[r#"
             buckets=0
-            2026-12-05 revenue=0.000000 cost=0.000000 margin=0.000000 topups=0.000000 charges=0.000000
+            2026-12-05 revenue=0.000000 cost=0.000000 margin=0.000000 topups=0.000000 adjustments=0.000000 charges=0.000000
             total calls=0 secs=0 margin=0.000000
         "#]],
         );

@@ -217,7 +217,7 @@ impl<K: Ord + Clone> Wallet<K> {
             let (paid, cost) = next_step(&h.tariff, h.paid_secs);
             if cost <= left {
                 h.paid_secs = paid;
-                h.committed = h.committed + cost;
+                h.committed += cost;
                 let (committed, deadline) = (h.committed, h.deadline);
                 self.outputs.push_back(Output::Credit { call, committed, deadline });
                 // A commit the plan did not foresee (it could not see this far) means re-plan.

@@ -115,7 +115,7 @@ impl Sim {
         assert!(charge <= settled.committed, "{call}: charge {charge} > committed {}", settled.committed);
         // The shell stores the charge, then tells the wallet: the call's commitment becomes
         // the charge.
-        self.debited = self.debited + charge;
+        self.debited += charge;
         self.wallet.end(self.now, &call.to_string(), charge);
         self.trace.push(format!("@{} {call} ended, charged {charge}", self.at(self.now)));
     }
@@ -147,7 +147,7 @@ impl Sim {
             "hangup" => self.end(rest),
             "topup" => {
                 let amount = Money::parse(rest).unwrap();
-                self.funded = self.funded + amount;
+                self.funded += amount;
                 let available = self.funded - self.debited;
                 self.wallet.set_available(self.now, available);
                 self.trace.push(format!("@{} topup {amount}", self.at(self.now)));

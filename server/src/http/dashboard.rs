@@ -334,6 +334,7 @@ async fn stats(
                 cost_micros: m.sales.cost.0,
                 margin_micros: m.sales.margin().0,
                 topups_micros: m.topups.0,
+                adjustments_micros: m.adjustments.0,
                 charges_micros: m.charges.0,
             })
             .collect(),
@@ -371,6 +372,7 @@ async fn stats(
             cost_micros: r.money.sales.cost.0,
             margin_micros: r.money.sales.margin().0,
             topups_micros: r.money.topups.0,
+            adjustments_micros: r.money.adjustments.0,
             charges_micros: r.money.charges.0,
         },
     }))

@@ -314,10 +314,13 @@ impl Hub {
         }
     }
 
-    /// The devices watching the live calls that are connected now.
-    pub fn call_watchers(&self) -> Vec<DeviceId> {
+    /// The devices watching the live calls that are connected now, with their users.
+    pub fn call_watchers(&self) -> Vec<(DeviceId, UserId)> {
         let st = self.lock();
-        st.watchers.iter().filter(|d| st.devices.get(*d).is_some_and(|d| d.tx.is_some())).cloned().collect()
+        st.watchers
+            .iter()
+            .filter_map(|id| st.devices.get(id).filter(|d| d.tx.is_some()).map(|d| (id.clone(), d.user)))
+            .collect()
     }
 
     /// Queues `msg` for `device`; dropped when it is gone or its queue is full. A PSTN leg's

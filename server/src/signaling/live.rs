@@ -7,8 +7,12 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, SecondsFormat, Utc};
 use protocol::{api, ws::ServerMsg};
 
-use super::Hub;
-use crate::{rating, storage::StorageError};
+use super::{Hub, convert};
+use crate::{
+    domain::{Role, UserId},
+    rating,
+    storage::StorageError,
+};
 
 /// How often watchers get a snapshot while calls run.
 const TICK: Duration = Duration::from_secs(1);
@@ -55,6 +59,11 @@ pub async fn snapshot(hub: &Hub, now: DateTime<Utc>) -> Result<Vec<api::LiveCall
         .collect())
 }
 
+/// Whether `user` may watch the live calls: an enabled administrator, read fresh.
+pub async fn may_watch(hub: &Hub, user: UserId) -> bool {
+    matches!(hub.db().user_by_id(user).await, Ok(Some(u)) if u.role == Role::Admin && !u.disabled)
+}
+
 /// Sends `snapshot` to one device (it just asked to watch).
 pub async fn send_to(hub: &Hub, device: &crate::call::DeviceId) {
     match snapshot(hub, Utc::now()).await {
@@ -87,7 +96,13 @@ pub fn spawn(hub: Arc<Hub>) -> tokio::task::JoinHandle<()> {
                 continue;
             }
             last_was_empty = calls.is_empty();
-            for device in watchers {
+            for (device, user) in watchers {
+                // Read fresh each time: a demoted or disabled administrator stops seeing calls.
+                if !may_watch(&hub, user).await {
+                    hub.watch_calls(&device, false);
+                    hub.send(&device, convert::error("forbidden", "watching live calls needs an administrator"));
+                    continue;
+                }
                 hub.send(&device, ServerMsg::LiveCalls { calls: calls.clone() });
             }
         }

@@ -214,7 +214,7 @@ async fn handle(state: &AppState, hub: &Arc<Hub>, device: &DeviceId, me: &Peer, 
             (call_id, Input::Sdp { device: device.clone(), description: convert::sdp_in(description) })
         }
         ClientMsg::Hold { call_id, on } => (call_id, Input::Hold { device: device.clone(), on }),
-        ClientMsg::WatchCalls { on } => return watch_calls(state, hub, device, me, on).await,
+        ClientMsg::WatchCalls { on } => return watch_calls(hub, device, me, on).await,
     };
     if hub.route(&CallId(call_id.clone()), input) {
         None
@@ -228,14 +228,10 @@ async fn handle(state: &AppState, hub: &Arc<Hub>, device: &DeviceId, me: &Peer, 
     }
 }
 
-/// An administrator's live-calls view on or off; refused for anyone else (read fresh: a
-/// demoted or disabled admin stops at once).
-async fn watch_calls(state: &AppState, hub: &Arc<Hub>, device: &DeviceId, me: &Peer, on: bool) -> Option<ServerMsg> {
-    let admin = matches!(
-        state.db.user_by_id(crate::domain::UserId(me.id)).await,
-        Ok(Some(u)) if u.role == crate::domain::Role::Admin && !u.disabled
-    );
-    if !admin {
+/// An administrator's live-calls view on or off; refused for anyone else (read fresh here and
+/// before every push: a demoted or disabled admin stops at once).
+async fn watch_calls(hub: &Arc<Hub>, device: &DeviceId, me: &Peer, on: bool) -> Option<ServerMsg> {
+    if !super::live::may_watch(hub, crate::domain::UserId(me.id)).await {
         return Some(convert::error("forbidden", "watching live calls needs an administrator"));
     }
     hub.watch_calls(device, on);

@@ -165,21 +165,7 @@ impl Db {
     /// Records one routing attempt of a call (one insert: no read-then-write transaction that
     /// SQLite could refuse while the call's end is being written).
     pub async fn record_attempt(&self, call: &str, a: &Attempt) -> Result<()> {
-        attempts::ActiveModel {
-            id: sea_orm::ActiveValue::NotSet,
-            call_id: Set(call.to_string()),
-            seq: Set(i32::try_from(a.seq).unwrap_or(i32::MAX)),
-            carrier_id: Set(a.carrier_id),
-            carrier_name: Set(a.carrier_name.clone()),
-            gateway: Set(a.gateway.clone()),
-            sip_code: Set(a.sip_code.map(i32::from)),
-            outcome: Set(a.outcome.clone()),
-            started_at: Set(a.started_at),
-            pdd_ms: Set(a.pdd_ms),
-            duration_ms: Set(a.duration_ms),
-        }
-        .insert(&self.conn)
-        .await?;
+        attempt_row(call, a).insert(&self.conn).await?;
         Ok(())
     }
 
@@ -270,6 +256,23 @@ pub struct CallRecord {
     pub billable_secs: Option<i64>,
     pub charge: Option<Money>,
     pub buy_cost: Option<Money>,
+}
+
+/// The row of one of `call`'s attempts.
+pub(super) fn attempt_row(call: &str, a: &Attempt) -> attempts::ActiveModel {
+    attempts::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        call_id: Set(call.to_string()),
+        seq: Set(i32::try_from(a.seq).unwrap_or(i32::MAX)),
+        carrier_id: Set(a.carrier_id),
+        carrier_name: Set(a.carrier_name.clone()),
+        gateway: Set(a.gateway.clone()),
+        sip_code: Set(a.sip_code.map(i32::from)),
+        outcome: Set(a.outcome.clone()),
+        started_at: Set(a.started_at),
+        pdd_ms: Set(a.pdd_ms),
+        duration_ms: Set(a.duration_ms),
+    }
 }
 
 fn attempt_of(m: attempts::Model) -> Attempt {

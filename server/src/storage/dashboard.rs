@@ -13,6 +13,7 @@ use sea_orm::{
 
 use super::{
     Db, Result,
+    billing::{Attempt, attempt_row},
     calls::{call_row, sell_tariff},
     entities::{audit_log, call_attempts as attempts, calls, ledger::entries, users},
     ledger::{Audit, write_audit},
@@ -127,6 +128,8 @@ pub struct CdrSeed {
     pub charge: Option<Money>,
     pub buy_cost: Option<Money>,
     pub sell_prefix: Option<String>,
+    /// Its routing attempts, in order.
+    pub attempts: Vec<Attempt>,
 }
 
 /// Prefixes longer than this many characters (`+` and 7 digits) search through the number index.
@@ -393,8 +396,8 @@ impl Db {
         Ok(())
     }
 
-    /// Money that moved in `[from, to)`: card payments in (net of refunds and disputes) and
-    /// call charges.
+    /// Money that moved in `[from, to)`: card payments in (net of refunds and disputes),
+    /// administrators' adjustments and call charges.
     pub async fn money_facts(
         &self,
         from: DateTime<Utc>,
@@ -406,7 +409,7 @@ impl Db {
             .column(entries::Column::Account)
             .column(entries::Column::Amount)
             .column(entries::Column::CreatedAt)
-            .filter(entries::Column::Account.is_in(["payment_clearing", "revenue"]))
+            .filter(entries::Column::Account.is_in(["payment_clearing", "adjustments", "revenue"]))
             .filter(entries::Column::CreatedAt.gte(from))
             .filter(entries::Column::CreatedAt.lt(to))
             .into_tuple::<(String, i64, DateTime<Utc>)>()
@@ -417,6 +420,8 @@ impl Db {
             each(match account.as_str() {
                 // A payment takes from clearing what it gives the user.
                 "payment_clearing" => MoneyFact::TopUp { at, amount: Money(-amount) },
+                // So does an adjustment.
+                "adjustments" => MoneyFact::Adjustment { at, amount: Money(-amount) },
                 _ => MoneyFact::Charge { at, amount: Money(amount) },
             });
         }
@@ -427,7 +432,8 @@ impl Db {
     pub async fn audit_log(&self, f: &AuditFilter, page: u32, per_page: u32) -> Result<(Vec<AuditRow>, u64)> {
         let mut q = audit_log::Entity::find();
         if let Some(a) = &f.action {
-            q = q.filter(audit_log::Column::Action.like(format!("{a}%")));
+            // A range, not LIKE: `_` in an action is a letter, not a wildcard.
+            q = q.filter(audit_log::Column::Action.gte(a.as_str())).filter(audit_log::Column::Action.lt(prefix_end(a)));
         }
         if let Some(t) = &f.target {
             q = q.filter(audit_log::Column::Target.eq(t.as_str()));
@@ -489,6 +495,10 @@ impl Db {
                 m
             });
             calls::Entity::insert_many(models).exec(&txn).await?;
+            let tried: Vec<_> = chunk.iter().flat_map(|r| r.attempts.iter().map(|a| attempt_row(&r.id, a))).collect();
+            if !tried.is_empty() {
+                attempts::Entity::insert_many(tried).exec(&txn).await?;
+            }
         }
         txn.commit().await?;
         Ok(())

@@ -250,8 +250,8 @@ impl Db {
             actor,
             action: "user.rate_plan",
             target: format!("user:{}", user.0),
-            before: Some(format!(r#"{{"rate_plan_id":{:?}}}"#, before.rate_plan_id)),
-            after: Some(format!(r#"{{"rate_plan_id":{plan_id:?}}}"#)),
+            before: Some(format!(r#"{{"rate_plan_id":{}}}"#, json_id(before.rate_plan_id))),
+            after: Some(format!(r#"{{"rate_plan_id":{}}}"#, json_id(plan_id))),
         };
         set_user_column_audited(&txn, user, users::Column::RatePlanId, plan_id, audit, now).await?;
         txn.commit().await?;
@@ -372,4 +372,9 @@ impl Db {
             .await?;
         Ok(Some(rows.into_iter().map(rate).collect()))
     }
+}
+
+/// An optional id as JSON: the number, or `null`.
+fn json_id(id: Option<i64>) -> String {
+    id.map_or_else(|| "null".into(), |id| id.to_string())
 }

@@ -4,7 +4,11 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use server::{domain::UserId, rating::Money, storage::CdrSeed};
+use server::{
+    domain::UserId,
+    rating::Money,
+    storage::{Attempt, CdrSeed},
+};
 
 use crate::helpers::*;
 
@@ -23,8 +27,11 @@ fn admin_routes() -> Vec<(Method, String)> {
     for entry in std::fs::read_dir(dir).unwrap() {
         let src = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         let mut rest = src.as_str();
-        while let Some(at) = rest.find(".route(\"") {
-            rest = &rest[at + 8..];
+        while let Some(at) = rest.find(".route(") {
+            // rustfmt may put the path on the next line.
+            rest = rest[at + 7..].trim_start();
+            let Some(quoted) = rest.strip_prefix('"') else { continue };
+            rest = quoted;
             let Some(end) = rest.find('"') else { break };
             let path = &rest[..end];
             // The route's arguments: up to the parenthesis that closes `.route(`.
@@ -69,7 +76,8 @@ async fn every_admin_route_refuses_a_user_token_with_403() {
     let app = spawn_app().await;
     let user = app.new_user("user@example.com").await;
     let routes = admin_routes();
-    assert!(routes.len() >= 35, "the route scan found only {routes:?}");
+    // Every admin route there is today; a new one raises this number (and is checked below).
+    assert_eq!(routes.len(), 37, "the route scan found {routes:?}");
     for (method, path) in &routes {
         let url = format!("/api{}", path.replace("{id}", "1").replace("{deck}", "1").replace("{job}", "1"));
         let (status, body) = status_json(app.send_auth(method.clone(), &url, &user.access, json!({})).await).await;
@@ -81,6 +89,30 @@ async fn every_admin_route_refuses_a_user_token_with_403() {
     let mut ws = app.ws(&user.access).await;
     ws.send(json!({"type": "watch_calls", "on": true})).await;
     assert_eq!(ws.expect("error").await["code"], "forbidden");
+}
+
+#[tokio::test]
+async fn a_disabled_admin_stops_seeing_live_calls() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let a = app.new_user("a@example.com").await;
+    let b = app.new_user("b@example.com").await;
+    let mut watch = app.ws(&admin.access).await;
+    watch.send(json!({"type": "watch_calls", "on": true})).await;
+    watch.expect("live_calls").await;
+    let me = UserId(id(&admin));
+    app.db.set_disabled(me, me, true, Utc::now()).await.unwrap();
+
+    let mut wa = app.ws(&a.access).await;
+    let mut wb = app.ws(&b.access).await;
+    wa.send(json!({"type": "dial", "request_id": "r1", "callee": id(&b), "sdp": OFFER})).await;
+    wa.expect("calling").await;
+    wb.expect("incoming").await;
+    // The next push is a refusal instead of the call, and nothing follows it.
+    let refused = watch.expect("error").await;
+    assert_eq!(refused["code"], "forbidden", "{refused}");
+    let more = tokio::time::timeout(std::time::Duration::from_millis(2500), watch.next()).await;
+    assert!(!matches!(&more, Ok(Some(m)) if m["type"] == "live_calls"), "{more:?}");
 }
 
 #[tokio::test]
@@ -175,7 +207,19 @@ fn seeds(caller: UserId, callee: UserId, n: usize, carriers: (i64, i64)) -> Vec<
                 ),
                 _ => ("webrtc", None, None, true, "normal", None),
             };
+            let attempts = carrier.iter().map(|(id, name): &(i64, String)| Attempt {
+                seq: 0,
+                carrier_id: Some(*id),
+                carrier_name: name.clone(),
+                gateway: None,
+                sip_code: Some(if answered { 200 } else { 486 }),
+                outcome: if answered { "answered" } else { "busy" }.into(),
+                started_at: at,
+                pdd_ms: Some(if answered { 5_000 } else { 2_000 }),
+                duration_ms: Some(if answered { 60_000 } else { 0 }),
+            });
             CdrSeed {
+                attempts: attempts.collect(),
                 id: format!("seed{i:07}"),
                 kind: kind.into(),
                 caller,
@@ -187,8 +231,8 @@ fn seeds(caller: UserId, callee: UserId, n: usize, carriers: (i64, i64)) -> Vec<
                 ended_at: at + Duration::seconds(65),
                 end_cause: cause.into(),
                 billable_secs: if answered { 60 } else { 0 },
-                charge: (kind == "pstn_out").then(|| Money(if answered { 100_000 } else { 0 })),
-                buy_cost: (kind == "pstn_out").then(|| Money(if answered { 40_000 } else { 0 })),
+                charge: (kind == "pstn_out").then_some(Money(if answered { 100_000 } else { 0 })),
+                buy_cost: (kind == "pstn_out").then_some(Money(if answered { 40_000 } else { 0 })),
                 sell_prefix: prefix.map(str::to_string),
             }
         })
@@ -336,6 +380,14 @@ async fn statistics_sum_calls_money_and_carriers() {
     let dest = &s["destinations"];
     assert_eq!((dest[0]["prefix"].as_str(), dest[0]["seconds"].as_u64()), (Some("44"), Some(600)));
     assert_eq!((dest[1]["prefix"].as_str(), dest[1]["answered"].as_u64()), (Some("1"), Some(0)));
+    let carrier = |name: &str| s["carriers"].as_array().unwrap().iter().find(|c| c["carrier_name"] == name).cloned();
+    let uk = carrier("uk-carrier").expect("uk-carrier's attempts");
+    assert_eq!(
+        (uk["attempts"].as_u64(), uk["answered"].as_u64(), uk["asr_permille"].as_u64()),
+        (Some(10), Some(10), Some(1000))
+    );
+    let us = carrier("us-carrier").expect("us-carrier's attempts");
+    assert_eq!((us["attempts"].as_u64(), us["asr_permille"].as_u64()), (Some(10), Some(0)));
 
     let h = get(&app, &admin, "/api/admin/stats?from=2026-11-01T00:00:00Z&to=2026-11-01T03:00:00Z&bucket=hour").await;
     let calls: Vec<u64> = h["series"].as_array().unwrap().iter().map(|b| b["calls"].as_u64().unwrap()).collect();
@@ -381,8 +433,17 @@ async fn the_audit_log_shows_who_changed_what() {
 
     let credits = get(&app, &admin, "/api/admin/audit?action=ledger.").await;
     assert_eq!(credits["total"], 1);
+    // `_` is a letter of an action, not a wildcard.
+    assert_eq!(get(&app, &admin, "/api/admin/audit?action=user_").await["total"], 0);
+
+    // A plan change: before and after as JSON.
+    send(Method::PUT, format!("/api/admin/users/{uid}/rate-plan"), json!({"rate_plan_id": 1})).await;
+    let plan = get(&app, &admin, "/api/admin/audit?action=user.rate_plan").await;
+    let entry = &plan["items"][0];
+    let json_of = |k: &str| serde_json::from_str::<Value>(entry[k].as_str().unwrap()).unwrap();
+    assert_eq!((json_of("before"), json_of("after")), (json!({"rate_plan_id": null}), json!({"rate_plan_id": 1})));
     let by_admin = get(&app, &admin, &format!("/api/admin/audit?actor={}&per_page=2", id(&admin))).await;
-    assert_eq!((by_admin["total"].as_u64(), by_admin["items"].as_array().map(Vec::len)), (Some(3), Some(2)));
+    assert_eq!((by_admin["total"].as_u64(), by_admin["items"].as_array().map(Vec::len)), (Some(4), Some(2)));
 
     for q in ["action=DROP%20TABLE", "page=0", "per_page=1000"] {
         let (status, body) = status_json(app.get_auth(&format!("/api/admin/audit?{q}"), &admin.access).await).await;

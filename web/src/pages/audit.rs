@@ -132,7 +132,7 @@ pub fn Audit() -> impl IntoView {
                 <div class="pager">
                     <button id="audit-prev" disabled=move || page.get() <= 1 on:click=move |_| { page.update(|p| *p -= 1); load(); }>"‹ Newer"</button>
                     <span id="audit-page-info">{format!("Page {} of {} · {} {}", d.page, pages(), d.total, if d.total == 1 { "entry" } else { "entries" })}</span>
-                    <button id="audit-next" disabled=move || u64::from(page.get()) >= pages() on:click=move |_| { page.update(|p| *p += 1); load(); }>"Older ›"</button>
+                    <button id="audit-next" disabled=move || { u64::from(page.get()) >= pages() } on:click=move |_| { page.update(|p| *p += 1); load(); }>"Older ›"</button>
                 </div>
             })}
         </section>

@@ -301,7 +301,7 @@ fn PlanRates(id: i64, name: Signal<Option<String>>) -> impl IntoView {
                 <div class="pager">
                     <button id="rates-prev" disabled=move || page.get() <= 1 on:click=move |_| { page.update(|p| *p -= 1); load(); }>"‹ Previous"</button>
                     <span id="rates-page-info">{format!("Page {} of {} · {} {}", r.page, pages(), r.total, if r.total == 1 { "rate" } else { "rates" })}</span>
-                    <button id="rates-next" disabled=move || u64::from(page.get()) >= pages() on:click=move |_| { page.update(|p| *p += 1); load(); }>"Next ›"</button>
+                    <button id="rates-next" disabled=move || { u64::from(page.get()) >= pages() } on:click=move |_| { page.update(|p| *p += 1); load(); }>"Next ›"</button>
                 </div>
             })}
         </section>

@@ -135,13 +135,14 @@ pub fn StatsPage() -> impl IntoView {
                             Series { name: "Cost", class: "cost", color: "#e08a2e", values: money(|d| d.cost_micros), line: false },
                             Series { name: "Margin", class: "margin", color: "#2e9e5b", values: money(|d| d.margin_micros), line: false },
                         ]/>
-                    <Chart id="chart-topups" title="Top-ups and call charges per day" y_label="Amount" x_label="Day (UTC)"
+                    <Chart id="chart-topups" title="Money in (top-ups, adjustments) and call charges per day" y_label="Amount" x_label="Day (UTC)"
                         unit=Unit::Money labels=day_labels max_labels=12
                         series=vec![
                             Series { name: "Top-ups", class: "topups", color: "#7b5cd6", values: money(|d| d.topups_micros), line: false },
+                            Series { name: "Adjustments", class: "adjustments", color: "#5cb3d6", values: money(|d| d.adjustments_micros), line: false },
                             Series { name: "Charges", class: "charges", color: "#e08a2e", values: money(|d| d.charges_micros), line: false },
                         ]/>
-                    <p class="hint">"Revenue is what callers were charged for the calls started that day, cost what carriers charge for them. Top-ups are net of refunds and disputes; charges are call charges posted to balances."</p>
+                    <p class="hint">"Revenue is what callers were charged for the calls started that day, cost what carriers charge for them. Top-ups are card payments net of refunds and disputes, adjustments administrators' credits less debits; charges are call charges posted to balances."</p>
                 </section>
                 <section class="card">
                     <h2>"Carriers"</h2>
@@ -164,7 +165,7 @@ fn Totals(t: api::StatsTotals) -> impl IntoView {
             <table class="users totals" id="stats-totals">
                 <thead><tr>
                     <th>"Calls"</th><th>"Answered"</th><th>"Minutes"</th><th>"Revenue"</th><th>"Cost"</th>
-                    <th>"Margin"</th><th>"Top-ups"</th><th>"Charges"</th>
+                    <th>"Margin"</th><th>"Top-ups"</th><th>"Adjustments"</th><th>"Charges"</th>
                 </tr></thead>
                 <tbody><tr class="totals-row">
                     <td class="calls" data-value=t.calls>{t.calls}</td>
@@ -174,6 +175,7 @@ fn Totals(t: api::StatsTotals) -> impl IntoView {
                     <td class="cost money" data-value=t.cost_micros>{rest::money(t.cost_micros)}</td>
                     <td class="margin money" class:negative=t.margin_micros < 0 data-value=t.margin_micros>{rest::money(t.margin_micros)}</td>
                     <td class="topups money" data-value=t.topups_micros>{rest::money(t.topups_micros)}</td>
+                    <td class="adjustments money" data-value=t.adjustments_micros>{rest::money(t.adjustments_micros)}</td>
                     <td class="charges money" data-value=t.charges_micros>{rest::money(t.charges_micros)}</td>
                 </tr></tbody>
             </table>
