@@ -260,6 +260,14 @@ pub struct UserRatePlan {
     pub rate_plan_id: Option<i64>,
 }
 
+/// Answer to `POST /api/admin/rate-plans/{id}/rates.csv`: how many rates the file held and
+/// when they take effect (RFC 3339).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RatesImported {
+    pub rows: u64,
+    pub effective_from: String,
+}
+
 /// `GET /api/rates/quote?number=…`: what calling a number costs the signed-in user now.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Quote {

@@ -231,15 +231,16 @@ pub async fn upload_deck(
     effective_from: Option<String>,
     file: web_sys::File,
 ) -> Result<api::Deck, ApiError> {
-    let mut req = Request::post(&format!("/api/admin/carriers/{carrier}/decks"));
-    if let Some(from) = &effective_from {
-        req = req.query([("effective_from", from.as_str())]);
+    post_csv(effective(Request::post(&format!("/api/admin/carriers/{carrier}/decks")), &effective_from), &token, file)
+        .await
+}
+
+/// `req` with `?effective_from=` when one is given.
+fn effective(req: RequestBuilder, effective_from: &Option<String>) -> RequestBuilder {
+    match effective_from {
+        Some(from) => req.query([("effective_from", from.as_str())]),
+        None => req,
     }
-    let req = authed(req, Some(&token))
-        .header("Content-Type", "text/csv")
-        .body(wasm_bindgen::JsValue::from(file))
-        .map_err(ApiError::network)?;
-    read(req.send().await.map_err(ApiError::network)?).await
 }
 
 pub async fn decks(token: String, carrier: i64) -> Result<Vec<api::Deck>, ApiError> {
@@ -361,16 +362,20 @@ pub async fn add_rate(token: String, plan: i64, req: api::RetailRateInput) -> Re
     send_json(Request::post(&format!("/api/admin/rate-plans/{plan}/rates")), Some(&token), &req).await
 }
 
-/// The answer to a rate plan's CSV import (`server/src/http/rate_csv.rs`; not in `protocol`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct RatesImported {
-    pub rows: u64,
-    pub effective_from: String,
-}
-
-/// Imports a whole price list (CSV, in the buy decks' format) into a plan, effective now.
-pub async fn import_rates(token: String, plan: i64, file: web_sys::File) -> Result<RatesImported, ApiError> {
-    post_csv(Request::post(&format!("/api/admin/rate-plans/{plan}/rates.csv")), &token, file).await
+/// Imports a whole price list (CSV, in the buy decks' format) into a plan, effective from
+/// `effective_from` (RFC 3339; now when `None`).
+pub async fn import_rates(
+    token: String,
+    plan: i64,
+    effective_from: Option<String>,
+    file: web_sys::File,
+) -> Result<api::RatesImported, ApiError> {
+    post_csv(
+        effective(Request::post(&format!("/api/admin/rate-plans/{plan}/rates.csv")), &effective_from),
+        &token,
+        file,
+    )
+    .await
 }
 
 /// The rates of a plan in effect now, as CSV text.

@@ -14,6 +14,7 @@ use axum::{
     routing::get,
 };
 use chrono::{DateTime, Utc};
+use protocol::api;
 use serde::Deserialize;
 
 use super::{
@@ -56,19 +57,13 @@ pub(super) fn when(field: &str, text: Option<&str>) -> Result<DateTime<Utc>, Api
     }
 }
 
-#[derive(serde::Serialize)]
-struct Imported {
-    rows: u64,
-    effective_from: String,
-}
-
 async fn import(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
     Query(params): Query<ImportParams>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Imported>), ApiError> {
+) -> Result<(StatusCode, Json<api::RatesImported>), ApiError> {
     let from = when("effective_from", params.effective_from.as_deref())?;
     let mut rows = vec![];
     let parsed = parse_deck(&body[..], |r: DeckRow| rows.push(r));
@@ -88,7 +83,7 @@ async fn import(
     }
     let rows: Vec<_> = rows.into_iter().map(|r| (r.prefix.to_string(), r.description, r.rate)).collect();
     match state.db.import_retail_rates(admin.id, id, &rows, from, Utc::now()).await? {
-        Ok(n) => Ok((StatusCode::CREATED, Json(Imported { rows: n, effective_from: from.to_rfc3339() }))),
+        Ok(n) => Ok((StatusCode::CREATED, Json(api::RatesImported { rows: n, effective_from: from.to_rfc3339() }))),
         Err(ImportRefused::NoSuchPlan) => Err(ApiError::NotFound("no such rate plan")),
         Err(ImportRefused::Overlaps(clashes)) => {
             let fields = clashes

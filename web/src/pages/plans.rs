@@ -198,7 +198,8 @@ fn PlanRates(id: i64, name: Signal<Option<String>>) -> impl IntoView {
     let rate_ok = RwSignal::new(None::<String>);
     let file_input: NodeRef<html::Input> = NodeRef::new();
     let importing = RwSignal::new(false);
-    let imported: RwSignal<Option<rest::RatesImported>> = RwSignal::new(None);
+    let import_from = RwSignal::new(String::new());
+    let imported: RwSignal<Option<api::RatesImported>> = RwSignal::new(None);
     let import_error: RwSignal<Option<ApiError>> = RwSignal::new(None);
 
     let load = move || {
@@ -242,9 +243,12 @@ fn PlanRates(id: i64, name: Signal<Option<String>>) -> impl IntoView {
             import_error.set(Some(ApiError::local_field("file", "choose a CSV file")));
             return;
         };
+        // `datetime-local` gives local time without a zone: sent as UTC.
+        let when = import_from.get_untracked();
+        let when = (!when.is_empty()).then(|| format!("{when}:00Z"));
         importing.set(true);
         spawn_local(async move {
-            match auth.call(|t| rest::import_rates(t, id, file.clone())).await {
+            match auth.call(|t| rest::import_rates(t, id, when.clone(), file.clone())).await {
                 Ok(r) => {
                     import_error.set(None);
                     imported.set(Some(r));
@@ -320,7 +324,7 @@ fn PlanRates(id: i64, name: Signal<Option<String>>) -> impl IntoView {
                 <RateInput label="Next increments (s)" name="next_increment" id="rate-next-increment" error_id="rate-next-increment-error" placeholder="60" value=form.next_increment error=rate_error/>
                 <div class="form-actions"><button type="submit" class="primary" id="rate-add">"Add rate"</button></div>
             </form>
-            <p class="hint">"Effective now. A prefix that already has a rate in effect must have it ended first (import a file, or end it)."</p>
+            <p class="hint">"Effective now. A prefix that already has a rate in effect is refused: import a price list instead, which supersedes the rates in effect from its date."</p>
         </section>
 
         <section class="card">
@@ -333,6 +337,10 @@ fn PlanRates(id: i64, name: Signal<Option<String>>) -> impl IntoView {
             <form class="stack" id="rates-import-form" on:submit=import>
                 <label class="field"><span>"CSV file"</span>
                     <input type="file" id="rates-file" accept=".csv,text/csv" node_ref=file_input/>
+                </label>
+                <label class="field"><span>"Effective from (UTC; empty: now)"</span>
+                    <input type="datetime-local" id="rates-from" prop:value=move || import_from.get()
+                        on:input=move |ev| import_from.set(event_target_value(&ev))/>
                 </label>
                 <div class="form-actions">
                     <button type="submit" class="primary" id="rates-import" disabled=move || importing.get()>
