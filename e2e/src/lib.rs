@@ -267,6 +267,8 @@ impl Drop for Driver {
 /// One browser window with helpers that wait for the page instead of sleeping.
 pub struct Browser {
     pub client: Client,
+    /// Where the browser saves downloads.
+    downloads: std::path::PathBuf,
     _profile: tempfile::TempDir,
 }
 
@@ -304,18 +306,41 @@ impl Browser {
                 args.push(flag.to_string());
             }
         }
+        let downloads = profile.path().join("downloads");
+        std::fs::create_dir_all(&downloads)?;
+        let prefs = serde_json::json!({
+            "download.default_directory": downloads,
+            "download.prompt_for_download": false,
+        });
         let mut caps = serde_json::Map::new();
-        caps.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": chrome, "args": args }));
+        caps.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": chrome, "args": args, "prefs": prefs }));
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{}", driver.port))
             .await
             .context("opening a Chromium session through chromedriver")?;
-        Ok(Self { client, _profile: profile })
+        Ok(Self { client, downloads, _profile: profile })
     }
 
     pub async fn goto(&self, url: &str) -> Result<()> {
         self.client.goto(url).await.with_context(|| format!("opening {url}"))
+    }
+
+    /// Waits until the browser has saved the download `name` whole, and returns its text.
+    pub async fn downloaded(&self, name: &str) -> Result<String> {
+        let path = self.downloads.join(name);
+        let deadline = Instant::now() + WAIT;
+        loop {
+            // Chromium writes `name.crdownload` and renames it when the download is complete.
+            if path.exists() {
+                return Ok(std::fs::read_to_string(&path)?);
+            }
+            if Instant::now() > deadline {
+                let seen: Vec<_> = std::fs::read_dir(&self.downloads)?.flatten().map(|e| e.file_name()).collect();
+                bail!("no download `{name}` after {WAIT:?} (the folder has {seen:?})");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Waits until `css` matches a displayed element.

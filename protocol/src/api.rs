@@ -213,6 +213,17 @@ pub struct NewRatePlan {
     pub name: String,
 }
 
+/// `PATCH /api/admin/rate-plans/{id}`: a new name, and/or `is_default: true` to make it the
+/// plan of users who have none (there is always one default; make another one default instead
+/// of unsetting it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RatePlanUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub is_default: Option<bool>,
+}
+
 /// What users on a plan pay to call numbers starting with `prefix`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RetailRate {
@@ -829,6 +840,20 @@ pub struct LiveCall {
     pub talk_secs: u64,
     /// What the call costs its caller so far at its tariff (whole increments).
     pub cost_micros: i64,
+}
+
+/// `POST /api/admin/links`: a link to a file (an export), for the browser to save by itself.
+/// `path` is the export's path with its query, e.g. `/api/admin/cdrs.csv?number=%2B44`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LinkRequest {
+    pub path: String,
+}
+
+/// A signed download link: `url` works without a token, for `expires_in_secs`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Link {
+    pub url: String,
+    pub expires_in_secs: u64,
 }
 
 /// `POST /api/admin/calls/{id}/end`: what happened.

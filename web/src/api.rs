@@ -263,42 +263,31 @@ pub async fn carrier(token: String, carrier: i64) -> Result<api::Carrier, ApiErr
     get(Request::get(&format!("/api/admin/carriers/{carrier}")), &token).await
 }
 
-/// A deck as CSV text (the export the server streams).
-pub async fn export_deck(token: String, carrier: i64, deck: i64) -> Result<String, ApiError> {
-    get_text(Request::get(&format!("/api/admin/carriers/{carrier}/decks/{deck}/export")), &token).await
+/// A deck's CSV export (`save_export`).
+pub fn deck_export(carrier: i64, deck: i64) -> String {
+    format!("/api/admin/carriers/{carrier}/decks/{deck}/export")
 }
 
-/// Hands `text` to the browser as a download named `name`.
-pub fn download(name: &str, text: &str, mime: &str) -> Result<(), ApiError> {
+/// Saves an admin export (`path` with its query) as the file `name`: the server signs a
+/// short-lived link and the browser downloads it by itself, streamed to disk, so a large export
+/// is never held in memory here.
+pub async fn save_export(token: String, path: String, name: String) -> Result<(), ApiError> {
+    let link: api::Link =
+        send_json(Request::post("/api/admin/links"), Some(&token), &api::LinkRequest { path }).await?;
     use wasm_bindgen::JsCast;
-    let fail = |_: wasm_bindgen::JsValue| ApiError {
+    let fail = || ApiError {
         status: 0,
         code: "download".into(),
         message: "The browser could not save the file.".into(),
         fields: BTreeMap::new(),
     };
-    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
-    let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type(mime);
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(fail)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(fail)?;
-    let document = web_sys::window().and_then(|w| w.document()).ok_or_else(|| fail(wasm_bindgen::JsValue::NULL))?;
+    let document = web_sys::window().and_then(|w| w.document()).ok_or_else(fail)?;
     let a: web_sys::HtmlAnchorElement =
-        document.create_element("a").map_err(fail)?.dyn_into().map_err(|_| fail(wasm_bindgen::JsValue::NULL))?;
-    a.set_href(&url);
-    a.set_download(name);
+        document.create_element("a").map_err(|_| fail())?.dyn_into().map_err(|_| fail())?;
+    a.set_href(&link.url);
+    a.set_download(&name);
     a.click();
-    let _ = web_sys::Url::revoke_object_url(&url);
     Ok(())
-}
-
-/// A text body (a CSV export), or the server's error.
-async fn get_text(req: RequestBuilder, token: &str) -> Result<String, ApiError> {
-    let resp = authed(req, Some(token)).send().await.map_err(ApiError::network)?;
-    if !resp.ok() {
-        return read::<()>(resp).await.map(|()| String::new());
-    }
-    resp.text().await.map_err(ApiError::network)
 }
 
 /// A chosen file sent as a `text/csv` body.
@@ -358,6 +347,17 @@ pub async fn plan_rates(token: String, plan: i64, page: u32) -> Result<api::Page
     .await
 }
 
+/// Renames a plan and/or makes it the default.
+pub async fn update_rate_plan(token: String, plan: i64, req: api::RatePlanUpdate) -> Result<api::RatePlan, ApiError> {
+    send_json(Request::patch(&format!("/api/admin/rate-plans/{plan}")), Some(&token), &req).await
+}
+
+/// Ends one of a plan's rates now.
+pub async fn end_rate(token: String, plan: i64, rate: i64) -> Result<api::RetailRate, ApiError> {
+    let req = authed(Request::post(&format!("/api/admin/rate-plans/{plan}/rates/{rate}/end")), Some(&token));
+    read(req.send().await.map_err(ApiError::network)?).await
+}
+
 pub async fn add_rate(token: String, plan: i64, req: api::RetailRateInput) -> Result<api::RetailRate, ApiError> {
     send_json(Request::post(&format!("/api/admin/rate-plans/{plan}/rates")), Some(&token), &req).await
 }
@@ -378,9 +378,9 @@ pub async fn import_rates(
     .await
 }
 
-/// The rates of a plan in effect now, as CSV text.
-pub async fn export_rates(token: String, plan: i64) -> Result<String, ApiError> {
-    get_text(Request::get(&format!("/api/admin/rate-plans/{plan}/rates.csv")), &token).await
+/// A plan's CSV export of the rates in effect now (`save_export`).
+pub fn rates_export(plan: i64) -> String {
+    format!("/api/admin/rate-plans/{plan}/rates.csv")
 }
 
 pub async fn call_detail(token: String, id: String) -> Result<api::CallDetail, ApiError> {
@@ -423,11 +423,11 @@ pub async fn cdrs(token: String, q: api::CdrQuery) -> Result<api::CdrPage, ApiEr
     get(Request::get("/api/admin/cdrs").query(pairs(&params)), &token).await
 }
 
-/// Every call record matching `q` (its cursor and limit ignored), as CSV text.
-pub async fn export_cdrs(token: String, q: api::CdrQuery) -> Result<String, ApiError> {
+/// The CSV export of every record `q` matches (`save_export`).
+pub fn cdrs_export(q: api::CdrQuery) -> String {
     let q = api::CdrQuery { after: None, limit: None, ..q };
-    let params = cdr_params(&q);
-    get_text(Request::get("/api/admin/cdrs.csv").query(pairs(&params)), &token).await
+    let query: Vec<String> = cdr_params(&q).iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+    if query.is_empty() { "/api/admin/cdrs.csv".into() } else { format!("/api/admin/cdrs.csv?{}", query.join("&")) }
 }
 
 pub async fn live_calls(token: String) -> Result<Vec<api::LiveCall>, ApiError> {

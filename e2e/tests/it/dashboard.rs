@@ -59,6 +59,11 @@ async fn an_admin_watches_a_live_call_ends_it_and_finds_its_record() {
         admin.click("#cdr-search").await?;
         admin.wait_text("#cdrs tr.cdr", "+12025550143").await?;
         admin.wait_text("#cdrs tr.cdr", "ended_by_admin").await?;
+        // Exported: the browser saves the file itself (a signed link), streamed to disk.
+        admin.click("#cdr-export").await?;
+        let csv = admin.downloaded("cdrs.csv").await?;
+        assert!(csv.starts_with("id,kind,started_at"), "{csv}");
+        assert!(csv.contains("+12025550143") && csv.contains("ended_by_admin"), "{csv}");
         admin.fill("#cdr-number", "+44").await?;
         admin.click("#cdr-search").await?;
         admin.gone("#cdrs tr.cdr").await?;
@@ -212,6 +217,19 @@ async fn an_admin_manages_a_user_rate_plans_and_reads_statistics_and_the_audit_l
         b.fill("#rate-description", "France").await?;
         b.click("#rate-add").await?;
         b.wait_text("#plan-rates tr.rate", "France").await?;
+        // Renamed (a blank name refused), made the default, a rate ended.
+        b.fill("#plan-rename", " ").await?;
+        b.click("#plan-rename-save").await?;
+        b.find("#plan-rename-error").await?;
+        b.fill("#plan-rename", "Silver 2027").await?;
+        b.click("#plan-rename-save").await?;
+        b.wait_text("#plans tr.plan[data-plan-id='3'] .name", "Silver 2027").await?;
+        b.click("#plan-make-default").await?;
+        b.wait_text("#plans tr.plan[data-plan-id='3'] .name", "default").await?;
+        b.gone("#plans tr.plan[data-plan-id='1'] .badge.default").await?;
+        b.click("#plan-rates tr.rate[data-prefix='33'] button.rate-end").await?;
+        b.gone("#plan-rates tr.rate[data-prefix='33'] button.rate-end").await?;
+        b.wait_text("#rate-ok", "Ended").await?;
         b.find("#rates-file").await?.send_keys(&bad.display().to_string()).await?;
         b.click("#rates-import").await?;
         b.find("#rates-error li[data-key='line 2']").await?;
@@ -219,7 +237,9 @@ async fn an_admin_manages_a_user_rate_plans_and_reads_statistics_and_the_audit_l
         b.click("#rates-import").await?;
         b.find("#rates-import-result").await?;
         b.wait_text("#plan-rates", "USA").await?;
-        b.find("#rates-export").await?;
+        b.click("#rates-export").await?;
+        let csv = b.downloaded("rate-plan-3.csv").await?;
+        assert!(csv.starts_with("prefix,") && csv.contains("USA") && !csv.contains("France"), "{csv}");
         b.screenshot("admin-plans").await?;
 
         // Statistics: a week of calls in charts; a bad period is refused.
@@ -244,6 +264,8 @@ async fn an_admin_manages_a_user_rate_plans_and_reads_statistics_and_the_audit_l
         b.wait_text("#audit", "ledger.credit").await?;
         b.wait_text("#audit", "user.disable").await?;
         b.wait_text("#audit", "retail_rate.import").await?;
+        b.wait_text("#audit", "rate_plan.update").await?;
+        b.wait_text("#audit", "retail_rate.end").await?;
         b.wait_text("#audit tr.audit-entry", ADMIN_EMAIL).await?;
         b.fill("#audit-action", "user.").await?;
         b.click("#audit-search").await?;

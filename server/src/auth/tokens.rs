@@ -18,6 +18,21 @@ struct Claims {
     exp: u64,
 }
 
+/// A download link's body: who may fetch which path (with its query), until when.
+#[derive(Debug, Serialize, Deserialize)]
+struct LinkClaims {
+    sub: String,
+    path: String,
+    iss: String,
+    aud: String,
+    iat: u64,
+    nbf: u64,
+    exp: u64,
+}
+
+/// How long a download link works.
+pub const LINK_TTL_SECS: u64 = 60;
+
 /// What a valid token says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccessClaims {
@@ -37,9 +52,15 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    link_validation: Validation,
     issuer: String,
     audience: String,
     ttl_secs: u64,
+}
+
+/// Links are signed with the same key for another audience: neither kind passes for the other.
+fn link_audience(audience: &str) -> String {
+    format!("{audience}:link")
 }
 
 impl TokenKeys {
@@ -52,10 +73,13 @@ impl TokenKeys {
         validation.validate_nbf = true;
         // We issue and check our own tokens on one clock: no skew to forgive.
         validation.leeway = 0;
+        let mut link_validation = validation.clone();
+        link_validation.set_audience(&[link_audience(audience)]);
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            link_validation,
             issuer: issuer.into(),
             audience: audience.into(),
             ttl_secs,
@@ -81,14 +105,42 @@ impl TokenKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(token_error)?;
         let user = data.claims.sub.parse().map(UserId).map_err(|_| TokenError::Invalid)?;
         let role = Role::parse(&data.claims.role).ok_or(TokenError::Invalid)?;
         Ok(AccessClaims { user, role })
+    }
+
+    /// A download link: `user` may GET `path` (exactly: the path and its query) for
+    /// `LINK_TTL_SECS`, without an `Authorization` header (a browser saving a file sends none).
+    pub fn issue_link(&self, user: UserId, path: &str, now: u64) -> anyhow::Result<String> {
+        let claims = LinkClaims {
+            sub: user.0.to_string(),
+            path: path.into(),
+            iss: self.issuer.clone(),
+            aud: link_audience(&self.audience),
+            iat: now,
+            nbf: now,
+            exp: now + LINK_TTL_SECS,
+        };
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+    }
+
+    /// Who a link for `path` was made for; invalid for any other path.
+    pub fn verify_link(&self, token: &str, path: &str) -> Result<UserId, TokenError> {
+        let data =
+            jsonwebtoken::decode::<LinkClaims>(token, &self.decoding, &self.link_validation).map_err(token_error)?;
+        if data.claims.path != path {
+            return Err(TokenError::Invalid);
+        }
+        data.claims.sub.parse().map(UserId).map_err(|_| TokenError::Invalid)
+    }
+}
+
+fn token_error(e: jsonwebtoken::errors::Error) -> TokenError {
+    match e.kind() {
+        ErrorKind::ExpiredSignature => TokenError::Expired,
+        _ => TokenError::Invalid,
     }
 }
 
@@ -125,5 +177,19 @@ mod tests {
         assert_eq!(k.verify(&wrong_aud.issue(UserId(1), Role::User, now()).unwrap()), Err(TokenError::Invalid));
         let wrong_iss = TokenKeys::new(b"0123456789abcdef0123456789abcdef", "x", "aud", 900);
         assert_eq!(k.verify(&wrong_iss.issue(UserId(1), Role::User, now()).unwrap()), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn links_open_one_path_for_a_minute_and_are_not_access_tokens() {
+        let k = keys();
+        let path = "/api/admin/cdrs.csv?number=%2B44";
+        let link = k.issue_link(UserId(3), path, now()).unwrap();
+        assert_eq!(k.verify_link(&link, path), Ok(UserId(3)));
+        assert_eq!(k.verify_link(&link, "/api/admin/cdrs.csv"), Err(TokenError::Invalid), "another query");
+        assert_eq!(k.verify(&link), Err(TokenError::Invalid), "a link is no access token");
+        let access = k.issue(UserId(3), Role::Admin, now()).unwrap();
+        assert_eq!(k.verify_link(&access, path), Err(TokenError::Invalid), "an access token is no link");
+        let old = k.issue_link(UserId(3), path, now() - LINK_TTL_SECS - 1).unwrap();
+        assert_eq!(k.verify_link(&old, path), Err(TokenError::Expired));
     }
 }

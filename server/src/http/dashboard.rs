@@ -18,7 +18,7 @@ use protocol::api;
 use super::{
     AppState,
     error::ApiError,
-    extract::{AdminUser, Json, Path, Query, paging},
+    extract::{AdminDownload, AdminUser, Json, Path, Query, paging},
 };
 use crate::{
     call::{CallId, EndCause, Input},
@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/cdrs", get(search))
         .route("/admin/cdrs.csv", get(export))
+        .route("/admin/links", post(link))
         .route("/admin/live-calls", get(live_calls))
         .route("/admin/calls/{id}/end", post(end_call))
         .route("/admin/stats", get(stats))
@@ -220,7 +221,7 @@ fn csv_rows(rows: &[Cdr]) -> String {
 /// Every matching record as CSV, newest first, streamed page by page (constant memory).
 async fn export(
     State(state): State<AppState>,
-    AdminUser(_): AdminUser,
+    AdminDownload(_): AdminDownload,
     Query(q): Query<api::CdrQuery>,
 ) -> Result<Response, ApiError> {
     let f = filter(&q)?;
@@ -243,6 +244,40 @@ async fn export(
         .into_response())
 }
 
+/// A signed link to one of the admin exports (its path and query), so that the browser
+/// downloads the file itself, streamed to disk, instead of holding it in memory.
+async fn link(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Json(req): Json<api::LinkRequest>,
+) -> Result<Json<api::Link>, ApiError> {
+    let path = req.path.trim();
+    let (route, query) = path.split_once('?').unwrap_or((path, ""));
+    let path = if query.is_empty() { route } else { path };
+    let export = route.ends_with(".csv") || route.ends_with("/export");
+    if path.len() > 2048
+        || !route.starts_with("/api/admin/")
+        || !export
+        || query.split('&').any(|p| p.starts_with("link="))
+    {
+        return Err(ApiError::field(
+            "path",
+            "must be the path of an admin export, like /api/admin/cdrs.csv?number=%2B44",
+        ));
+    }
+    // A bad search is refused now, with its reasons, not in a file the browser saves.
+    if route == "/api/admin/cdrs.csv" {
+        let uri: axum::http::Uri = path.parse().map_err(|_| ApiError::field("path", "is not a valid path"))?;
+        let axum::extract::Query(q) = axum::extract::Query::<api::CdrQuery>::try_from_uri(&uri)
+            .map_err(|e| ApiError::field("path", e.body_text()))?;
+        filter(&q)?;
+    }
+    let now = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
+    let token = state.keys.issue_link(admin.id, path, now)?;
+    let sep = if query.is_empty() { '?' } else { '&' };
+    Ok(Json(api::Link { url: format!("{path}{sep}link={token}"), expires_in_secs: crate::auth::tokens::LINK_TTL_SECS }))
+}
+
 async fn live_calls(
     State(state): State<AppState>,
     AdminUser(_): AdminUser,
@@ -260,7 +295,13 @@ async fn end_call(
     if id.len() > 64 || !state.hub.route(&CallId(id.clone()), input) {
         return Err(ApiError::NotFound("no such call in progress (it may have ended)"));
     }
-    let audit = Audit { actor: admin.id, action: "call.end", target: format!("call:{id}"), before: None, after: None };
+    let audit = Audit {
+        actor: admin.id,
+        action: "call.end",
+        target: format!("call:{id}"),
+        before: Some(r#"{"live":true}"#.into()),
+        after: Some(r#"{"live":false,"end_cause":"ended_by_admin"}"#.into()),
+    };
     state.db.audit(audit, Utc::now()).await?;
     tracing::info!(admin = %admin.id, call = %id, "call ended by an administrator");
     Ok(Json(api::CallEnded { call_id: id, ended_by: admin.id.0 }))

@@ -36,7 +36,7 @@ use tokio::io::AsyncWriteExt;
 use super::{
     AppState,
     error::ApiError,
-    extract::{AdminUser, Json, Path, Query},
+    extract::{AdminDownload, AdminUser, Json, Path, Query},
 };
 use crate::{
     number::E164,
@@ -286,7 +286,7 @@ async fn job(
 /// The deck as CSV, streamed page by page (keyset on the prefix).
 async fn export(
     State(state): State<AppState>,
-    AdminUser(_): AdminUser,
+    AdminDownload(_): AdminDownload,
     Path((carrier, deck)): Path<(i64, i64)>,
 ) -> Result<Response, ApiError> {
     state.db.deck(carrier, deck).await?.ok_or(ApiError::NotFound("no such deck"))?;

@@ -89,6 +89,41 @@ impl FromRequestParts<AppState> for AdminUser {
     }
 }
 
+/// An administrator fetching a file: by the `Authorization` header like `AdminUser`, or, when
+/// there is none (a browser saving a download sends no header), by a signed link
+/// (`…&link=<token>`, made by `POST /api/admin/links`) for exactly this path and query. The
+/// account is read fresh either way.
+pub struct AdminDownload(pub User);
+
+impl FromRequestParts<AppState> for AdminDownload {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let link = parts.uri.query().and_then(|q| q.rsplit_once("link=")).filter(|(rest, _)| {
+            // `link` is the last parameter: the signed path is what comes before it.
+            rest.is_empty() || rest.ends_with('&')
+        });
+        let Some((rest, token)) = link.filter(|_| !parts.headers.contains_key(header::AUTHORIZATION)) else {
+            let AdminUser(user) = <AdminUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+            return Ok(AdminDownload(user));
+        };
+        let rest = rest.trim_end_matches('&');
+        let path = if rest.is_empty() { parts.uri.path().to_string() } else { format!("{}?{rest}", parts.uri.path()) };
+        let id = state.keys.verify_link(token, &path).map_err(|e| match e {
+            TokenError::Expired => ApiError::Unauthenticated("the download link has expired; export again"),
+            TokenError::Invalid => ApiError::Unauthenticated("the download link is not valid"),
+        })?;
+        let user = state.db.user_by_id(id).await?.ok_or(ApiError::Unauthenticated("the account no longer exists"))?;
+        if user.disabled {
+            return Err(ApiError::AccountDisabled);
+        }
+        if user.role != Role::Admin {
+            return Err(ApiError::Forbidden("this needs an administrator"));
+        }
+        Ok(AdminDownload(user))
+    }
+}
+
 /// `?page=&per_page=` of a listing: 1-based page, at most `PAGE_MAX` per page.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct Paging {

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::{
     AppState,
     error::ApiError,
-    extract::{AdminUser, Json, Path, Query},
+    extract::{AdminDownload, AdminUser, Json, Path, Query},
 };
 use crate::{
     rating::Money,
@@ -113,7 +113,7 @@ pub(super) fn line_reasons(errors: &crate::routing::DeckErrors) -> BTreeMap<Stri
 
 async fn export(
     State(state): State<AppState>,
-    AdminUser(_): AdminUser,
+    AdminDownload(_): AdminDownload,
     Path(id): Path<i64>,
     Query(params): Query<ExportParams>,
 ) -> Result<impl IntoResponse, ApiError> {

@@ -6,7 +6,7 @@ use axum::{
     Router,
     extract::State,
     http::StatusCode,
-    routing::{get, put},
+    routing::{get, patch, post, put},
 };
 use chrono::{DateTime, Utc};
 use protocol::api;
@@ -21,7 +21,7 @@ use crate::{
     domain::UserId,
     number::E164,
     rating::{Money, Tariff, affordable_secs},
-    storage::{NewRetailRate, RateRefused, RetailRate},
+    storage::{EndRefused, NewRetailRate, PlanRefused, RatePlan, RateRefused, RetailRate},
 };
 
 /// Longest billing increment or minimum duration accepted, in seconds.
@@ -30,7 +30,9 @@ const MAX_SECONDS: u32 = 3600;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/rate-plans", get(plans).post(create_plan))
+        .route("/admin/rate-plans/{id}", patch(update_plan))
         .route("/admin/rate-plans/{id}/rates", get(rates).post(add_rate))
+        .route("/admin/rate-plans/{id}/rates/{rate}/end", post(end_rate))
         .route("/admin/users/{id}/rate-plan", put(set_user_plan))
         .route("/rates/quote", get(quote))
 }
@@ -54,9 +56,21 @@ pub(super) fn to_wire(r: &RetailRate) -> api::RetailRate {
     }
 }
 
+fn plan_wire(p: RatePlan) -> api::RatePlan {
+    api::RatePlan { id: p.id, name: p.name, is_default: p.is_default }
+}
+
 async fn plans(State(state): State<AppState>, AdminUser(_): AdminUser) -> Result<Json<Vec<api::RatePlan>>, ApiError> {
-    let plans = state.db.rate_plans().await?;
-    Ok(Json(plans.into_iter().map(|p| api::RatePlan { id: p.id, name: p.name, is_default: p.is_default }).collect()))
+    Ok(Json(state.db.rate_plans().await?.into_iter().map(plan_wire).collect()))
+}
+
+/// A plan's name, trimmed, or why it cannot be one.
+fn plan_name(name: &str) -> Result<&str, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(ApiError::field("name", "must be 1 to 64 characters"));
+    }
+    Ok(name)
 }
 
 async fn create_plan(
@@ -64,16 +78,46 @@ async fn create_plan(
     AdminUser(admin): AdminUser,
     Json(req): Json<api::NewRatePlan>,
 ) -> Result<(StatusCode, Json<api::RatePlan>), ApiError> {
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 64 {
-        return Err(ApiError::field("name", "must be 1 to 64 characters"));
-    }
+    let name = plan_name(&req.name)?;
     let p = state
         .db
         .create_rate_plan(admin.id, name, Utc::now())
         .await?
         .map_err(|_| ApiError::field("name", "is already taken"))?;
-    Ok((StatusCode::CREATED, Json(api::RatePlan { id: p.id, name: p.name, is_default: p.is_default })))
+    Ok((StatusCode::CREATED, Json(plan_wire(p))))
+}
+
+async fn update_plan(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<i64>,
+    Json(req): Json<api::RatePlanUpdate>,
+) -> Result<Json<api::RatePlan>, ApiError> {
+    let name = req.name.as_deref().map(plan_name).transpose()?;
+    if req.is_default == Some(false) {
+        return Err(ApiError::field("is_default", "make another plan the default instead"));
+    }
+    if name.is_none() && req.is_default.is_none() {
+        return Err(ApiError::field("name", "give a new name, or is_default: true"));
+    }
+    match state.db.update_rate_plan(admin.id, id, name, req.is_default == Some(true), Utc::now()).await? {
+        Ok(p) => Ok(Json(plan_wire(p))),
+        Err(PlanRefused::NoSuchPlan) => Err(ApiError::NotFound("no such rate plan")),
+        Err(PlanRefused::NameTaken) => Err(ApiError::field("name", "is already taken")),
+    }
+}
+
+/// Ends a rate now: calls from then on are not sold at it.
+async fn end_rate(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path((plan, rate)): Path<(i64, i64)>,
+) -> Result<Json<api::RetailRate>, ApiError> {
+    match state.db.end_retail_rate(admin.id, plan, rate, Utc::now()).await? {
+        Ok(r) => Ok(Json(to_wire(&r))),
+        Err(EndRefused::NoSuchRate) => Err(ApiError::NotFound("no such rate in this plan")),
+        Err(EndRefused::AlreadyEnded) => Err(ApiError::Conflict("this rate has ended already")),
+    }
 }
 
 async fn rates(

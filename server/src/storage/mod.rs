@@ -28,7 +28,7 @@ pub use dashboard::{AuditFilter, AuditRow, Cdr, CdrCursor, CdrFilter, CdrSeed, O
 pub use decks::{DeckInfo, DeckWriter};
 pub use dids::{DidEntry, DidRefused};
 pub use ledger::{Audit, Posted, StatementLine};
-pub use rates::{ImportRefused, NewRetailRate, RatePlan, RateRefused, RetailRate};
+pub use rates::{EndRefused, ImportRefused, NewRetailRate, PlanRefused, RatePlan, RateRefused, RetailRate};
 pub use sessions::Rotation;
 pub use topups::TopupRow;
 pub use users::NewUser;

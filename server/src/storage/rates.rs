@@ -53,6 +53,26 @@ pub enum RateRefused {
     Overlaps(i64),
 }
 
+/// Why a plan was not changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanRefused {
+    NoSuchPlan,
+    NameTaken,
+}
+
+/// Why a rate was not ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndRefused {
+    NoSuchRate,
+    /// It has ended already.
+    AlreadyEnded,
+}
+
+/// A plan's audited fields as JSON.
+fn plan_json(m: &rate_plans::Model) -> String {
+    serde_json::json!({"name": m.name, "is_default": m.is_default}).to_string()
+}
+
 fn plan(m: rate_plans::Model) -> RatePlan {
     RatePlan { id: m.id, name: m.name, is_default: m.is_default }
 }
@@ -130,6 +150,91 @@ impl Db {
         write_audit(&txn, audit, now).await?;
         txn.commit().await?;
         Ok(Ok(plan(row)))
+    }
+
+    /// Renames a plan and/or makes it the default (the one default plan, so the old default
+    /// stops being it). Audited with before and after, in one transaction.
+    pub async fn update_rate_plan(
+        &self,
+        actor: UserId,
+        id: i64,
+        name: Option<&str>,
+        make_default: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Result<RatePlan, PlanRefused>> {
+        use sea_orm::sea_query::Expr;
+        let txn = self.begin_write().await?;
+        let Some(before) = rate_plans::Entity::find_by_id(id).one(&txn).await? else {
+            return Ok(Err(PlanRefused::NoSuchPlan));
+        };
+        if make_default && !before.is_default {
+            rate_plans::Entity::update_many()
+                .col_expr(rate_plans::Column::IsDefault, Expr::value(false))
+                .filter(rate_plans::Column::IsDefault.eq(true))
+                .exec(&txn)
+                .await?;
+        }
+        let mut row: rate_plans::ActiveModel = before.clone().into();
+        if let Some(name) = name {
+            row.name = Set(name.into());
+        }
+        // Always set, so the update has a column even when nothing changes.
+        row.is_default = Set(before.is_default || make_default);
+        let after = match row.update(&txn).await {
+            Ok(after) => after,
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                return Ok(Err(PlanRefused::NameTaken));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let audit = Audit {
+            actor,
+            action: "rate_plan.update",
+            target: format!("rate_plan:{id}"),
+            before: Some(plan_json(&before)),
+            after: Some(plan_json(&after)),
+        };
+        write_audit(&txn, audit, now).await?;
+        txn.commit().await?;
+        Ok(Ok(plan(after)))
+    }
+
+    /// Ends one of a plan's rates now (a rate that has not started yet ends as it starts, so
+    /// it never applies). Audited with before and after.
+    pub async fn end_retail_rate(
+        &self,
+        actor: UserId,
+        plan_id: i64,
+        rate_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Result<RetailRate, EndRefused>> {
+        let txn = self.begin_write().await?;
+        let found = retail_rates::Entity::find_by_id(rate_id)
+            .filter(retail_rates::Column::PlanId.eq(plan_id))
+            .one(&txn)
+            .await?;
+        let Some(before) = found else { return Ok(Err(EndRefused::NoSuchRate)) };
+        if before.effective_until.is_some_and(|u| u <= now) {
+            return Ok(Err(EndRefused::AlreadyEnded));
+        }
+        let until = now.max(before.effective_from);
+        let mut row: retail_rates::ActiveModel = before.clone().into();
+        row.effective_until = Set(Some(until));
+        let after = row.update(&txn).await?;
+        let json = |m: &retail_rates::Model| {
+            let until = m.effective_until.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            serde_json::json!({"rate": rate_id, "prefix": m.prefix, "effective_until": until}).to_string()
+        };
+        let audit = Audit {
+            actor,
+            action: "retail_rate.end",
+            target: format!("rate_plan:{plan_id}"),
+            before: Some(json(&before)),
+            after: Some(json(&after)),
+        };
+        write_audit(&txn, audit, now).await?;
+        txn.commit().await?;
+        Ok(Ok(rate(after)))
     }
 
     /// Adds a rate unless the plan is unknown or the prefix already has a rate in an

@@ -77,9 +77,12 @@ async fn every_admin_route_refuses_a_user_token_with_403() {
     let user = app.new_user("user@example.com").await;
     let routes = admin_routes();
     // Every admin route there is today; a new one raises this number (and is checked below).
-    assert_eq!(routes.len(), 37, "the route scan found {routes:?}");
+    assert_eq!(routes.len(), 40, "the route scan found {routes:?}");
     for (method, path) in &routes {
-        let url = format!("/api{}", path.replace("{id}", "1").replace("{deck}", "1").replace("{job}", "1"));
+        let url = format!(
+            "/api{}",
+            path.replace("{id}", "1").replace("{deck}", "1").replace("{job}", "1").replace("{rate}", "1")
+        );
         let (status, body) = status_json(app.send_auth(method.clone(), &url, &user.access, json!({})).await).await;
         assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
         let r = app.client.request(method.clone(), app.url(&url)).send().await.unwrap();
@@ -356,6 +359,45 @@ async fn call_records_are_searched_paged_and_exported() {
     assert_eq!(lines[1], want);
     let r = app.get_auth("/api/admin/cdrs.csv?number=x", &admin.access).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "bad filters are refused before streaming");
+
+    // A signed link: the browser saves the file itself, with no Authorization header.
+    let link = |path: &str| {
+        let (app, admin) = (&app, &admin);
+        let body = json!({ "path": path });
+        async move { status_json(app.send_auth(Method::POST, "/api/admin/links", &admin.access, body).await).await }
+    };
+    let (status, l) = link("/api/admin/cdrs.csv?direction=pstn_out").await;
+    assert_eq!(status, StatusCode::OK, "{l}");
+    assert_eq!(l["expires_in_secs"], 60);
+    let url = l["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with("/api/admin/cdrs.csv?direction=pstn_out&link="), "{url}");
+    let r = app.client.get(app.url(&url)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.unwrap(), csv, "the same file as with a token");
+    // For that query only: another one, or a changed token, is refused.
+    let other = url.replace("pstn_out", "webrtc");
+    assert_eq!(app.client.get(app.url(&other)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let forged = format!("{}x", url);
+    assert_eq!(app.client.get(app.url(&forged)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    for bad in [
+        "/api/admin/users",
+        "/api/me.csv",
+        "https://elsewhere.example/api/admin/cdrs.csv",
+        "/api/admin/cdrs.csv?link=x",
+    ] {
+        let (status, body) = link(bad).await;
+        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    }
+    // A rate plan's price list, too; the link dies with the admin's rights.
+    let (_, l) = link("/api/admin/rate-plans/1/rates.csv").await;
+    let url = l["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with("/api/admin/rate-plans/1/rates.csv?link="), "{url}");
+    let r = app.client.get(app.url(&url)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().starts_with("prefix,"));
+    let me = UserId(id(&admin));
+    app.db.set_disabled(me, me, true, Utc::now()).await.unwrap();
+    assert_eq!(app.client.get(app.url(&url)).send().await.unwrap().status(), StatusCode::FORBIDDEN);
 }
 
 fn urlencode(s: &str) -> String {

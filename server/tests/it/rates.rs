@@ -318,3 +318,87 @@ async fn retail_rates_import_from_csv_as_a_whole_and_export_back() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn plans_are_renamed_made_default_and_their_rates_ended() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let u = app.new_user("u@example.com").await;
+    let first = default_plan(&app, &admin).await;
+    let patch = |plan: i64, body: Value| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            status_json(
+                app.send_auth(Method::PATCH, &format!("/api/admin/rate-plans/{plan}"), &admin.access, body).await,
+            )
+            .await
+        }
+    };
+    let (_, gold) =
+        status_json(app.send_auth(Method::POST, "/api/admin/rate-plans", &admin.access, json!({"name": "Gold"})).await)
+            .await;
+    let gold = gold["id"].as_i64().unwrap();
+    let (status, _) = add_rate(&app, &admin, gold, json!({"prefix": "1", "per_minute": "0.01"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // Bad input: each refused with its reason, nothing changed.
+    for (body, field) in [
+        (json!({"name": "  "}), "name"),
+        (json!({"name": "Default"}), "name"),
+        (json!({"is_default": false}), "is_default"),
+        (json!({}), "name"),
+    ] {
+        let (status, e) = patch(gold, body.clone()).await;
+        assert_error(status, &e, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+        assert!(e["error"]["fields"][field].is_string(), "{body}: {e}");
+    }
+    assert_eq!(patch(999, json!({"name": "x"})).await.0, StatusCode::NOT_FOUND);
+    let r =
+        app.send_auth(Method::PATCH, &format!("/api/admin/rate-plans/{gold}"), &u.access, json!({"name": "x"})).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Renamed, then made the default: the user (on no plan) is now sold Gold's rate.
+    let (status, p) = patch(gold, json!({"name": "Gold 2027"})).await;
+    assert_eq!(
+        (status, p["name"].as_str(), p["is_default"].as_bool()),
+        (StatusCode::OK, Some("Gold 2027"), Some(false))
+    );
+    let r = app.get_auth("/api/rates/quote?number=%2B12025550143", &u.access).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "the first default plan has no rates");
+    let (status, p) = patch(gold, json!({"is_default": true})).await;
+    assert_eq!((status, p["is_default"].as_bool()), (StatusCode::OK, Some(true)));
+    assert_eq!(default_plan(&app, &admin).await, gold, "one default plan");
+    let (_, plans) = status_json(app.get_auth("/api/admin/rate-plans", &admin.access).await).await;
+    assert_eq!(plans.as_array().unwrap().iter().filter(|p| p["is_default"] == true).count(), 1, "{plans}");
+    let (_, q) = status_json(app.get_auth("/api/rates/quote?number=%2B12025550143", &u.access).await).await;
+    assert_eq!(q["rate"]["per_minute_micros"], 10_000);
+
+    // Ending the rate: it stops applying at once; ending it again is a conflict.
+    let (_, rates) =
+        status_json(app.get_auth(&format!("/api/admin/rate-plans/{gold}/rates"), &admin.access).await).await;
+    let rate = rates["items"][0]["id"].as_i64().unwrap();
+    let end = format!("/api/admin/rate-plans/{gold}/rates/{rate}/end");
+    let (status, ended) = status_json(app.send_auth(Method::POST, &end, &admin.access, json!({})).await).await;
+    assert_eq!(status, StatusCode::OK, "{ended}");
+    assert!(ended["effective_until"].is_string(), "{ended}");
+    let r = app.get_auth("/api/rates/quote?number=%2B12025550143", &u.access).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "an ended rate sells nothing");
+    let (status, e) = status_json(app.send_auth(Method::POST, &end, &admin.access, json!({})).await).await;
+    assert_error(status, &e, StatusCode::CONFLICT, "conflict");
+    let other = format!("/api/admin/rate-plans/{first}/rates/{rate}/end");
+    assert_eq!(app.send_auth(Method::POST, &other, &admin.access, json!({})).await.status(), StatusCode::NOT_FOUND);
+
+    // Audited with before and after.
+    let (_, audit) =
+        status_json(app.get_auth(&format!("/api/admin/audit?target=rate_plan:{gold}"), &admin.access).await).await;
+    let entry =
+        |action: &str| audit["items"].as_array().unwrap().iter().find(|e| e["action"] == action).cloned().unwrap();
+    let renamed = entry("rate_plan.update");
+    let before: Value = serde_json::from_str(renamed["before"].as_str().unwrap()).unwrap();
+    assert_eq!(before["name"], "Gold 2027", "the newest update: made default");
+    let after: Value = serde_json::from_str(renamed["after"].as_str().unwrap()).unwrap();
+    assert_eq!(after["is_default"], true);
+    let ended = entry("retail_rate.end");
+    let before: Value = serde_json::from_str(ended["before"].as_str().unwrap()).unwrap();
+    assert_eq!((before["prefix"].as_str(), before["effective_until"].is_null()), (Some("1"), true));
+}

@@ -289,11 +289,9 @@ fn CdrSearch() -> impl IntoView {
             Ok(q) => q,
             Err(e) => return error.set(Some(e)),
         };
+        let path = rest::cdrs_export(q);
         spawn_local(async move {
-            let done = match auth.call(|t| rest::export_cdrs(t, q.clone())).await {
-                Ok(csv) => rest::download("cdrs.csv", &csv, "text/csv"),
-                Err(e) => Err(e),
-            };
+            let done = auth.call(|t| rest::save_export(t, path.clone(), "cdrs.csv".into())).await;
             error.set(done.err());
         });
     };

@@ -99,10 +99,68 @@ pub fn Plans() -> impl IntoView {
         </section>
         {move || current.get().map(|id| {
             let name = Signal::derive(move || plans.with(|l| l.iter().find(|p| p.id == id).map(|p| p.name.clone())));
-            view! { <PlanRates id name/> }
+            let is_default = Signal::derive(move || plans.with(|l| l.iter().any(|p| p.id == id && p.is_default)));
+            let changed = Callback::new(move |()| load());
+            view! { <PlanSettings id name is_default changed/> <PlanRates id name/> }
         })}
     }
     .into_any()
+}
+
+/// A plan's name and whether it is the default, changed in place.
+#[component]
+fn PlanSettings(
+    id: i64,
+    name: Signal<Option<String>>,
+    is_default: Signal<bool>,
+    changed: Callback<()>,
+) -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let new_name = RwSignal::new(String::new());
+    let error: RwSignal<Option<ApiError>> = RwSignal::new(None);
+    let saved = RwSignal::new(None::<String>);
+    let save = move |req: api::RatePlanUpdate| {
+        saved.set(None);
+        spawn_local(async move {
+            match auth.call(|t| rest::update_rate_plan(t, id, req.clone())).await {
+                Ok(p) => {
+                    error.set(None);
+                    new_name.set(String::new());
+                    saved.set(Some(if p.is_default && req.is_default.is_some() {
+                        format!("{} is now the default plan.", p.name)
+                    } else {
+                        format!("Renamed to {}.", p.name)
+                    }));
+                    changed.run(());
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let rename = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        save(api::RatePlanUpdate { name: Some(new_name.get_untracked()), is_default: None });
+    };
+    view! {
+        <section class="card" id="plan-settings">
+            <h2>{move || format!("Plan {}", name.get().unwrap_or_default())}</h2>
+            {move || saved.get().map(|s| view! { <div class="banner info" id="plan-saved">{s}</div> })}
+            <form class="search" id="plan-rename-form" novalidate on:submit=rename>
+                <input type="text" id="plan-rename" name="name" placeholder="New name" autocomplete="off"
+                    class:invalid=has_field_error(error, "name") bind:value=new_name/>
+                <button type="submit" id="plan-rename-save">"Rename"</button>
+                <button type="button" id="plan-make-default" disabled=move || is_default.get()
+                    on:click=move |_| save(api::RatePlanUpdate { name: None, is_default: Some(true) })>
+                    {move || if is_default.get() { "The default plan" } else { "Make default" }}
+                </button>
+            </form>
+            <FieldError error name="name" id="plan-rename-error" label="Name"/>
+            {move || error.get().filter(|e| e.fields.is_empty()).map(|e| view! {
+                <div class="banner error" role="alert" id="plan-settings-error">{e.message}</div>
+            })}
+            <p class="hint">"Users without a plan of their own are sold the default plan's rates."</p>
+        </section>
+    }
 }
 
 /// The rate form's fields, as typed.
@@ -262,11 +320,20 @@ fn PlanRates(id: i64, name: Signal<Option<String>>) -> impl IntoView {
     };
     let export = move |_| {
         spawn_local(async move {
-            let done = match auth.call(|t| rest::export_rates(t, id)).await {
-                Ok(csv) => rest::download(&format!("rate-plan-{id}.csv"), &csv, "text/csv"),
-                Err(e) => Err(e),
-            };
+            let done = auth.call(|t| rest::save_export(t, rest::rates_export(id), format!("rate-plan-{id}.csv"))).await;
             import_error.set(done.err());
+        });
+    };
+    let end = move |rate: i64| {
+        spawn_local(async move {
+            match auth.call(|t| rest::end_rate(t, id, rate)).await {
+                Ok(r) => {
+                    rate_error.set(None);
+                    rate_ok.set(Some(format!("Ended the rate for {}.", r.prefix)));
+                    load();
+                }
+                Err(e) => rate_error.set(Some(e)),
+            }
         });
     };
     let title = move || name.get().unwrap_or_else(|| format!("plan #{id}"));
@@ -280,7 +347,7 @@ fn PlanRates(id: i64, name: Signal<Option<String>>) -> impl IntoView {
                 <table class="users rates" id="plan-rates">
                     <thead><tr>
                         <th>"Prefix"</th><th>"Description"</th><th>"Per minute"</th><th>"Connection fee"</th>
-                        <th>"Min"</th><th>"Increments"</th><th>"Effective from"</th><th>"Until"</th>
+                        <th>"Min"</th><th>"Increments"</th><th>"Effective from"</th><th>"Until"</th><th></th>
                     </tr></thead>
                     <tbody>
                         <For each=move || rates.get().map(|r| r.items).unwrap_or_default() key=|r| (r.id, r.effective_until.clone()) let(r)>
@@ -293,6 +360,12 @@ fn PlanRates(id: i64, name: Signal<Option<String>>) -> impl IntoView {
                                 <td class="increments">{format!("{}/{}", r.first_increment, r.next_increment)}</td>
                                 <td class="effective-from">{when(&r.effective_from)}</td>
                                 <td class="effective-until">{r.effective_until.as_deref().map_or_else(|| "–".to_string(), when)}</td>
+                                <td class="row-actions">
+                                    {r.effective_until.is_none().then(|| {
+                                        let rate = r.id;
+                                        view! { <button class="rate-end" on:click=move |_| end(rate)>"End now"</button> }
+                                    })}
+                                </td>
                             </tr>
                         </For>
                     </tbody>

@@ -26,11 +26,9 @@ pub fn Routes() -> impl IntoView {
 
     let export_error: RwSignal<Option<ApiError>> = RwSignal::new(None);
     let export = move |carrier: i64, deck: i64| {
+        let (path, name) = (rest::deck_export(carrier, deck), format!("deck-{carrier}-{deck}.csv"));
         spawn_local(async move {
-            let done = match auth.call(|t| rest::export_deck(t, carrier, deck)).await {
-                Ok(csv) => rest::download(&format!("deck-{carrier}-{deck}.csv"), &csv, "text/csv"),
-                Err(e) => Err(e),
-            };
+            let done = auth.call(|t| rest::save_export(t, path.clone(), name.clone())).await;
             export_error.set(done.err());
         });
     };
