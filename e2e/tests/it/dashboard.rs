@@ -9,6 +9,7 @@ use e2e::sipp::{MediaPeer, Sipp, free_udp_port};
 use e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, Browser, Stack, with_browser_flags, with_two_browsers};
 use server::{
     domain::UserId,
+    ledger::Posting,
     rating::Money,
     storage::{Attempt, CdrSeed},
 };
@@ -84,8 +85,9 @@ async fn an_admin_watches_a_live_call_ends_it_and_finds_its_record() {
 }
 
 /// A week of call records for the statistics: `per_day` calls a day to +44 and +1 on two
-/// carriers, most answered, the rest busy.
-async fn seed_week(stack: &Stack, caller: i64, per_day: usize) -> anyhow::Result<()> {
+/// carriers, most answered, the rest busy, made by `callers` in turn. The second caller pays:
+/// a card top-up every morning, and each answered call's charge posted when it ended.
+async fn seed_week(stack: &Stack, callers: [i64; 2], per_day: usize) -> anyhow::Result<()> {
     let uk = stack
         .admin_post(
             "/api/admin/carriers",
@@ -127,6 +129,7 @@ async fn seed_week(stack: &Stack, caller: i64, per_day: usize) -> anyhow::Result
                 pdd_ms: Some(if answered { 4_000 } else { 2_500 }),
                 duration_ms: Some(secs * 1000),
             };
+            let caller = callers[n % 2];
             rows.push(CdrSeed {
                 attempts: vec![attempt],
                 id: format!("seed{n:06}"),
@@ -147,6 +150,18 @@ async fn seed_week(stack: &Stack, caller: i64, per_day: usize) -> anyhow::Result
         }
     }
     stack.db.insert_cdrs(&rows).await?;
+    let payer = UserId(callers[1]);
+    for day in 0..7i64 {
+        let at = (start + Span::days(day)).date_naive().and_hms_opt(8, 0, 0).unwrap_or_default().and_utc();
+        if at < Utc::now() {
+            let topup = Posting::payment(&format!("pi_seed{day}"), payer, Money(8_000_000 + day * 1_500_000))?;
+            stack.db.post(&topup, None, at).await?;
+        }
+    }
+    for r in rows.iter().filter(|r| r.caller == payer && r.billable_secs > 0) {
+        let charge = Posting::call_charge(&r.id, payer, r.charge.unwrap_or_default())?;
+        stack.db.post(&charge, None, r.ended_at).await?;
+    }
     Ok(())
 }
 
@@ -154,7 +169,8 @@ async fn seed_week(stack: &Stack, caller: i64, per_day: usize) -> anyhow::Result
 async fn an_admin_manages_a_user_rate_plans_and_reads_statistics_and_the_audit_log() {
     let stack = Stack::start().await.unwrap();
     stack.create_user("bob@example.com", "Bob", PASSWORD).await.unwrap();
-    seed_week(&stack, 2, 24).await.unwrap();
+    stack.create_user("carol@example.com", "Carol", PASSWORD).await.unwrap();
+    seed_week(&stack, [2, 3], 24).await.unwrap();
     stack.admin_post("/api/admin/rate-plans", serde_json::json!({"name": "Gold"})).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("silver.csv");

@@ -5,7 +5,7 @@ use axum::{
     http::{header, request::Parts},
 };
 
-use super::{AppState, error::ApiError};
+use super::{API, AppState, error::ApiError};
 use crate::{
     auth::tokens::TokenError,
     domain::{Role, User},
@@ -99,7 +99,8 @@ impl FromRequestParts<AppState> for AdminDownload {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let link = parts.uri.query().and_then(|q| q.rsplit_once("link=")).filter(|(rest, _)| {
+        let uri = &parts.uri;
+        let link = uri.query().and_then(|q| q.rsplit_once("link=")).filter(|(rest, _)| {
             // `link` is the last parameter: the signed path is what comes before it.
             rest.is_empty() || rest.ends_with('&')
         });
@@ -108,7 +109,9 @@ impl FromRequestParts<AppState> for AdminDownload {
             return Ok(AdminDownload(user));
         };
         let rest = rest.trim_end_matches('&');
-        let path = if rest.is_empty() { parts.uri.path().to_string() } else { format!("{}?{rest}", parts.uri.path()) };
+        // The path as the browser asked for it: under `/api`, which routing took off.
+        let path = uri.path();
+        let path = if rest.is_empty() { format!("{API}{path}") } else { format!("{API}{path}?{rest}") };
         let id = state.keys.verify_link(token, &path).map_err(|e| match e {
             TokenError::Expired => ApiError::Unauthenticated("the download link has expired; export again"),
             TokenError::Invalid => ApiError::Unauthenticated("the download link is not valid"),

@@ -38,6 +38,9 @@ use crate::{auth::tokens::TokenKeys, config::Settings, domain::User, storage::Db
 use error::ApiError;
 use extract::Json;
 
+/// Where the JSON API lives; its routes are written (and see their paths) without it.
+pub const API: &str = "/api";
+
 /// Everything a handler may need. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -97,7 +100,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.settings.http.body_limit));
 
     let mut app = Router::new()
-        .nest("/api", api)
+        .nest(API, api)
         .route("/ws", get(crate::signaling::ws::upgrade))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
