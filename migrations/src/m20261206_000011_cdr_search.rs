@@ -1,6 +1,7 @@
-//! Indexes for the admin dashboard: call records searched by time, carrier and number (the
-//! caller/callee ones exist since the calls table), calls still open, and the audit log by
-//! target and by actor; the statistics' routing attempts and money movements by time.
+//! Indexes for the admin dashboard: call records searched by time, carrier, number, end cause,
+//! direction and charge (the caller/callee ones exist since the calls table), calls still open, and
+//! the audit log by target and by actor; the statistics' routing attempts and money movements
+//! by time.
 
 use sea_orm_migration::prelude::*;
 
@@ -15,6 +16,9 @@ enum Calls {
     CarrierId,
     CalleeNumber,
     EndedAt,
+    EndCause,
+    Kind,
+    Charge,
 }
 
 #[derive(DeriveIden)]
@@ -52,6 +56,9 @@ impl MigrationTrait for Migration {
         m.create_index(calls("idx_calls_carrier_created", &[Calls::CarrierId, Calls::CreatedAt])).await?;
         m.create_index(calls("idx_calls_number", &[Calls::CalleeNumber, Calls::CreatedAt])).await?;
         m.create_index(calls("idx_calls_ended", &[Calls::EndedAt])).await?;
+        m.create_index(calls("idx_calls_cause_created", &[Calls::EndCause, Calls::CreatedAt])).await?;
+        m.create_index(calls("idx_calls_kind_created", &[Calls::Kind, Calls::CreatedAt])).await?;
+        m.create_index(calls("idx_calls_charge", &[Calls::Charge])).await?;
         m.create_index(
             Index::create().name("idx_audit_log_target").table(AuditLog::Table).col(AuditLog::Target).to_owned(),
         )
@@ -85,7 +92,15 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for name in ["idx_calls_created", "idx_calls_carrier_created", "idx_calls_number", "idx_calls_ended"] {
+        for name in [
+            "idx_calls_created",
+            "idx_calls_carrier_created",
+            "idx_calls_number",
+            "idx_calls_ended",
+            "idx_calls_cause_created",
+            "idx_calls_kind_created",
+            "idx_calls_charge",
+        ] {
             m.drop_index(Index::drop().name(name).table(Calls::Table).to_owned()).await?;
         }
         for name in ["idx_audit_log_target", "idx_audit_log_actor"] {

@@ -68,7 +68,13 @@ async fn an_admin_watches_a_live_call_ends_it_and_finds_its_record() {
         admin.fill("#cdr-number", "+44").await?;
         admin.click("#cdr-search").await?;
         admin.gone("#cdrs tr.cdr").await?;
+        // A time range: nothing from next year on; everything from an hour ago.
         admin.fill("#cdr-number", "+1").await?;
+        admin.set_value("#cdr-from", "2099-01-01T00:00").await?;
+        admin.click("#cdr-search").await?;
+        admin.gone("#cdrs tr.cdr").await?;
+        let hour_ago = (Utc::now() - Span::hours(1)).format("%Y-%m-%dT%H:%M").to_string();
+        admin.set_value("#cdr-from", &hour_ago).await?;
         admin.click("#cdr-search").await?;
         admin.click("#cdrs tr.cdr a.cdr-link").await?;
         admin.wait_text("#call-end-cause", "ended_by_admin").await?;

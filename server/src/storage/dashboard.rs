@@ -132,8 +132,17 @@ pub struct CdrSeed {
     pub attempts: Vec<Attempt>,
 }
 
-/// Prefixes longer than this many characters (`+` and 7 digits) search through the number index.
-const NUMBER_INDEX_FROM: usize = 8;
+/// A number prefix (or a cost range) that fewer calls than this match is searched through the
+/// number (or cost) index, its matches sorted by time; one that more match, through the
+/// newest-first index, where a page of matches is near.
+const FEW: u64 = 5_000;
+
+/// Which of a search's ranges select few enough calls to be looked up in their own index.
+#[derive(Clone, Copy, Default)]
+struct Sparse {
+    number: bool,
+    charge: bool,
+}
 
 /// The smallest string greater than every string that starts with `prefix` (ASCII input).
 fn prefix_end(prefix: &str) -> String {
@@ -144,7 +153,9 @@ fn prefix_end(prefix: &str) -> String {
     String::from_utf8_lossy(&end).into_owned()
 }
 
-fn condition(f: &CdrFilter) -> Condition {
+/// `f` as a condition, its sparse ranges written so that their index finds them and the others
+/// so that no index does.
+fn condition(f: &CdrFilter, sparse: Sparse) -> Condition {
     let mut c = Condition::all();
     if let Some(from) = f.from {
         c = c.add(calls::Column::CreatedAt.gte(from));
@@ -153,12 +164,11 @@ fn condition(f: &CdrFilter) -> Condition {
         c = c.add(calls::Column::CreatedAt.lt(to));
     }
     if let Some(p) = &f.number_prefix {
-        // LIKE keeps it exact whatever the collation. A long prefix (most of a number) matches
-        // few calls: the range lets the number index find them. A short one (a country, a
-        // city) matches many: without the range the database walks the newest-first index and
-        // stops at a page, instead of sorting every match.
+        // LIKE keeps it exact whatever the collation. A prefix few calls match: the range lets
+        // the number index find them. One many match (a country): without the range the
+        // database walks the newest-first index and stops at a page, instead of sorting them all.
         c = c.add(calls::Column::CalleeNumber.like(format!("{p}%")));
-        if p.len() > NUMBER_INDEX_FROM {
+        if sparse.number {
             c = c.add(calls::Column::CalleeNumber.gte(p.as_str())).add(calls::Column::CalleeNumber.lt(prefix_end(p)));
         }
     }
@@ -176,11 +186,13 @@ fn condition(f: &CdrFilter) -> Condition {
     if let Some(cause) = &f.cause {
         c = c.add(calls::Column::EndCause.eq(cause.as_str()));
     }
+    // `charge + 0` is the same number, but no index has it.
+    let charge = if sparse.charge { Expr::col(calls::Column::Charge) } else { Expr::col(calls::Column::Charge).add(0) };
     if let Some(min) = f.cost_min {
-        c = c.add(calls::Column::Charge.gte(min.0));
+        c = c.add(charge.clone().gte(min.0));
     }
     if let Some(max) = f.cost_max {
-        c = c.add(calls::Column::Charge.lte(max.0));
+        c = c.add(charge.lte(max.0));
     }
     c
 }
@@ -224,7 +236,8 @@ impl Db {
         cursor: Option<&CdrCursor>,
         limit: u32,
     ) -> Result<(Vec<Cdr>, bool)> {
-        let mut cond = condition(filter);
+        let sparse = self.sparse(filter).await?;
+        let mut cond = condition(filter, sparse);
         if let Some(c) = cursor {
             cond = cond.add(after(c));
         }
@@ -271,6 +284,37 @@ impl Db {
                 Ok(Some((rows, (db, filter, Some(next), more))))
             },
         )
+    }
+
+    /// Which of `f`'s ranges fewer than `FEW` calls fall in, each counted in its own index
+    /// alone (up to that many).
+    async fn sparse(&self, f: &CdrFilter) -> Result<Sparse> {
+        let few = |range: Condition| async move {
+            // A constant: the range's index alone answers it.
+            let seen: Vec<i32> = calls::Entity::find()
+                .select_only()
+                .expr(Expr::val(1))
+                .filter(range)
+                .limit(FEW)
+                .into_tuple()
+                .all(&self.conn)
+                .await?;
+            Ok::<_, super::StorageError>((seen.len() as u64) < FEW)
+        };
+        let mut sparse = Sparse::default();
+        if let Some(p) = &f.number_prefix {
+            let range = Condition::all()
+                .add(calls::Column::CalleeNumber.gte(p.as_str()))
+                .add(calls::Column::CalleeNumber.lt(prefix_end(p)));
+            sparse.number = few(range).await?;
+        }
+        if f.cost_min.is_some() || f.cost_max.is_some() {
+            let range = Condition::all()
+                .add(calls::Column::Charge.gte(f.cost_min.map_or(i64::MIN, |m| m.0)))
+                .add(calls::Column::Charge.lte(f.cost_max.map_or(i64::MAX, |m| m.0)));
+            sparse.charge = few(range).await?;
+        }
+        Ok(sparse)
     }
 
     async fn emails(&self, mut ids: Vec<i64>) -> Result<HashMap<i64, String>> {

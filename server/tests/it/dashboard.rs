@@ -528,6 +528,11 @@ async fn searching_a_million_cdrs() {
         format!("limit=50&user={}", id(&b)),
         "limit=50&cause=busy&direction=pstn_out".into(),
         "limit=50&cost_min=0.05".into(),
+        // Filters nothing (or little) matches.
+        "limit=50&number=%2B1555".into(),
+        "limit=50&cause=media_timeout".into(),
+        "limit=50&direction=pstn_in".into(),
+        "limit=50&cost_min=100".into(),
     ];
     for q in &queries {
         let mut times = Vec::new();

@@ -10,7 +10,7 @@ use leptos_router::{
 use protocol::api;
 
 use super::{
-    FieldError,
+    FieldError, LabeledInput,
     admin::{AdminNav, need_admin},
     has_field_error, mmss, or_dash, when,
 };
@@ -189,8 +189,8 @@ impl Filters {
             text(s).map(|v| v.parse::<i64>().map_err(|_| ApiError::local_field(name, what))).transpose()
         };
         Ok(api::CdrQuery {
-            from: text(self.from),
-            to: text(self.to),
+            from: utc(text(self.from)),
+            to: utc(text(self.to)),
             user: id(self.user, "user", "must be a user id (a number)")?,
             number: text(self.number),
             carrier: id(self.carrier, "carrier", "is not a carrier")?,
@@ -205,26 +205,14 @@ impl Filters {
     }
 }
 
-/// A text input of the search form with its field error right after it.
-#[component]
-fn FilterInput(
-    label: &'static str,
-    name: &'static str,
-    id: &'static str,
-    error_id: &'static str,
-    #[prop(default = "text")] kind: &'static str,
-    #[prop(default = "")] placeholder: &'static str,
-    value: RwSignal<String>,
-    error: RwSignal<Option<ApiError>>,
-) -> impl IntoView {
-    view! {
-        <label class="field">
-            <span>{label}</span>
-            <input type=kind id=id name=name placeholder=placeholder autocomplete="off"
-                class:invalid=has_field_error(error, name) bind:value=value/>
-            <FieldError error name id=error_id label/>
-        </label>
-    }
+/// `datetime-local` gives `YYYY-MM-DDTHH:MM[:SS]` without a zone: read as UTC. Anything else
+/// (a date from a link, `2026-11-01`) goes as it is.
+fn utc(t: Option<String>) -> Option<String> {
+    t.map(|t| match t.len() {
+        16 => format!("{t}:00Z"),
+        19 => format!("{t}Z"),
+        _ => t,
+    })
 }
 
 /// The call records: filters, a page of results, older and newer pages, CSV export.
@@ -306,10 +294,10 @@ fn CdrSearch() -> impl IntoView {
         <section class="card">
             <h2>"Call records"</h2>
             <form class="filters" id="cdr-filters" novalidate on:submit=move |ev: SubmitEvent| { ev.prevent_default(); search(); }>
-                <FilterInput label="From (UTC)" name="from" id="cdr-from" error_id="cdr-from-error" kind="date" value=f.from error/>
-                <FilterInput label="To (UTC, included)" name="to" id="cdr-to" error_id="cdr-to-error" kind="date" value=f.to error/>
-                <FilterInput label="User id" name="user" id="cdr-user" error_id="cdr-user-error" kind="number" value=f.user error/>
-                <FilterInput label="Number" name="number" id="cdr-number" error_id="cdr-number-error" placeholder="+4420" value=f.number error/>
+                <LabeledInput label="From (UTC)" name="from" id="cdr-from" error_id="cdr-from-error" kind="datetime-local" value=f.from error/>
+                <LabeledInput label="Until (UTC)" name="to" id="cdr-to" error_id="cdr-to-error" kind="datetime-local" value=f.to error/>
+                <LabeledInput label="User id" name="user" id="cdr-user" error_id="cdr-user-error" kind="number" value=f.user error/>
+                <LabeledInput label="Number" name="number" id="cdr-number" error_id="cdr-number-error" placeholder="+4420" value=f.number error/>
                 <label class="field">
                     <span>"Carrier"</span>
                     <select id="cdr-carrier" name="carrier" class:invalid=has_field_error(error, "carrier")
@@ -341,9 +329,9 @@ fn CdrSearch() -> impl IntoView {
                     </select>
                     <FieldError error name="outcome" id="cdr-outcome-error" label="Outcome"/>
                 </label>
-                <FilterInput label="End cause" name="cause" id="cdr-cause" error_id="cdr-cause-error" placeholder="busy" value=f.cause error/>
-                <FilterInput label="Charge at least" name="cost_min" id="cdr-cost-min" error_id="cdr-cost-min-error" placeholder="0.10" value=f.cost_min error/>
-                <FilterInput label="Charge at most" name="cost_max" id="cdr-cost-max" error_id="cdr-cost-max-error" placeholder="5.00" value=f.cost_max error/>
+                <LabeledInput label="End cause" name="cause" id="cdr-cause" error_id="cdr-cause-error" placeholder="busy" value=f.cause error/>
+                <LabeledInput label="Charge at least" name="cost_min" id="cdr-cost-min" error_id="cdr-cost-min-error" placeholder="0.10" value=f.cost_min error/>
+                <LabeledInput label="Charge at most" name="cost_max" id="cdr-cost-max" error_id="cdr-cost-max-error" placeholder="5.00" value=f.cost_max error/>
                 <div class="form-actions">
                     <button type="submit" class="primary" id="cdr-search" disabled=move || busy.get()>"Search"</button>
                     <button type="button" id="cdr-export" on:click=export>"Export CSV"</button>

@@ -82,6 +82,28 @@ pub fn Pager(
     }
 }
 
+/// A labelled input of a form (`kind`: `text` unless said), with its field's error right after it.
+#[component]
+pub fn LabeledInput(
+    label: &'static str,
+    name: &'static str,
+    id: &'static str,
+    error_id: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(default = "")] placeholder: &'static str,
+    value: RwSignal<String>,
+    error: RwSignal<Option<ApiError>>,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>{label}</span>
+            <input type=kind id=id name=name placeholder=placeholder autocomplete="off"
+                class:invalid=has_field_error(error, name) bind:value=value/>
+            <FieldError error name id=error_id label/>
+        </label>
+    }
+}
+
 /// The server's reason for the field `name`, as `<small class="field-error" id=…>`: placed right
 /// after the field's input.
 #[component]

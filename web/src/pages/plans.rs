@@ -7,7 +7,7 @@ use protocol::api;
 use wasm_bindgen::JsCast;
 
 use super::{
-    FieldError,
+    FieldError, LabeledInput,
     admin::{AdminNav, need_admin},
     has_field_error, when,
 };
@@ -217,26 +217,6 @@ impl RateForm {
     }
 }
 
-#[component]
-fn RateInput(
-    label: &'static str,
-    name: &'static str,
-    id: &'static str,
-    error_id: &'static str,
-    #[prop(default = "")] placeholder: &'static str,
-    value: RwSignal<String>,
-    error: RwSignal<Option<ApiError>>,
-) -> impl IntoView {
-    view! {
-        <label class="field">
-            <span>{label}</span>
-            <input type="text" id=id name=name placeholder=placeholder autocomplete="off"
-                class:invalid=has_field_error(error, name) bind:value=value/>
-            <FieldError error name id=error_id label/>
-        </label>
-    }
-}
-
 /// A refused file's reasons in file order: `line 2` before `line 10`, then the rest.
 fn line_order(fields: &std::collections::BTreeMap<String, String>) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = fields.iter().map(|(k, r)| (k.clone(), r.clone())).collect();
@@ -388,13 +368,13 @@ fn PlanRates(id: i64, name: Signal<Option<String>>) -> impl IntoView {
             {move || rate_error.get().map(|e| view! { <div class="banner error" role="alert" id="rate-error">{e.message}</div> })}
             {move || rate_ok.get().map(|s| view! { <div class="banner info" id="rate-ok">{s}</div> })}
             <form class="rate-form" id="rate-form" novalidate on:submit=add>
-                <RateInput label="Prefix" name="prefix" id="rate-prefix" error_id="rate-prefix-error" placeholder="4420" value=form.prefix error=rate_error/>
-                <RateInput label="Description" name="description" id="rate-description" error_id="rate-description-error" placeholder="UK London" value=form.description error=rate_error/>
-                <RateInput label="Per minute" name="per_minute" id="rate-per-minute" error_id="rate-per-minute-error" placeholder="0.012" value=form.per_minute error=rate_error/>
-                <RateInput label="Connection fee" name="connection_fee" id="rate-connection-fee" error_id="rate-connection-fee-error" placeholder="0" value=form.connection_fee error=rate_error/>
-                <RateInput label="Minimum (s)" name="min_duration" id="rate-min-duration" error_id="rate-min-duration-error" placeholder="0" value=form.min_duration error=rate_error/>
-                <RateInput label="First increment (s)" name="first_increment" id="rate-first-increment" error_id="rate-first-increment-error" placeholder="60" value=form.first_increment error=rate_error/>
-                <RateInput label="Next increments (s)" name="next_increment" id="rate-next-increment" error_id="rate-next-increment-error" placeholder="60" value=form.next_increment error=rate_error/>
+                <LabeledInput label="Prefix" name="prefix" id="rate-prefix" error_id="rate-prefix-error" placeholder="4420" value=form.prefix error=rate_error/>
+                <LabeledInput label="Description" name="description" id="rate-description" error_id="rate-description-error" placeholder="UK London" value=form.description error=rate_error/>
+                <LabeledInput label="Per minute" name="per_minute" id="rate-per-minute" error_id="rate-per-minute-error" placeholder="0.012" value=form.per_minute error=rate_error/>
+                <LabeledInput label="Connection fee" name="connection_fee" id="rate-connection-fee" error_id="rate-connection-fee-error" placeholder="0" value=form.connection_fee error=rate_error/>
+                <LabeledInput label="Minimum (s)" name="min_duration" id="rate-min-duration" error_id="rate-min-duration-error" placeholder="0" value=form.min_duration error=rate_error/>
+                <LabeledInput label="First increment (s)" name="first_increment" id="rate-first-increment" error_id="rate-first-increment-error" placeholder="60" value=form.first_increment error=rate_error/>
+                <LabeledInput label="Next increments (s)" name="next_increment" id="rate-next-increment" error_id="rate-next-increment-error" placeholder="60" value=form.next_increment error=rate_error/>
                 <div class="form-actions"><button type="submit" class="primary" id="rate-add">"Add rate"</button></div>
             </form>
             <p class="hint">"Effective now. A prefix that already has a rate in effect is refused: import a price list instead, which supersedes the rates in effect from its date."</p>
