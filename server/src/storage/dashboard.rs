@@ -186,13 +186,13 @@ fn condition(f: &CdrFilter, sparse: Sparse) -> Condition {
     if let Some(cause) = &f.cause {
         c = c.add(calls::Column::EndCause.eq(cause.as_str()));
     }
-    // `charge + 0` is the same number, but no index has it.
-    let charge = if sparse.charge { Expr::col(calls::Column::Charge) } else { Expr::col(calls::Column::Charge).add(0) };
-    if let Some(min) = f.cost_min {
-        c = c.add(charge.clone().gte(min.0));
-    }
-    if let Some(max) = f.cost_max {
-        c = c.add(charge.lte(max.0));
+    if f.cost_min.is_some() || f.cost_max.is_some() {
+        let (min, max) = (f.cost_min.map_or(i64::MIN, |m| m.0), f.cost_max.map_or(i64::MAX, |m| m.0));
+        // Both bounds, so that a planner sees a narrow range; `charge + 0` is the same number,
+        // but no index has it.
+        let charge =
+            if sparse.charge { Expr::col(calls::Column::Charge) } else { Expr::col(calls::Column::Charge).add(0) };
+        c = c.add(charge.clone().gte(min)).add(charge.lte(max));
     }
     c
 }
@@ -309,9 +309,10 @@ impl Db {
             sparse.number = few(range).await?;
         }
         if f.cost_min.is_some() || f.cost_max.is_some() {
-            let range = Condition::all()
-                .add(calls::Column::Charge.gte(f.cost_min.map_or(i64::MIN, |m| m.0)))
-                .add(calls::Column::Charge.lte(f.cost_max.map_or(i64::MAX, |m| m.0)));
+            let range = condition(
+                &CdrFilter { cost_min: f.cost_min, cost_max: f.cost_max, ..Default::default() },
+                Sparse { number: false, charge: true },
+            );
             sparse.charge = few(range).await?;
         }
         Ok(sparse)
