@@ -400,6 +400,41 @@ async fn call_records_are_searched_paged_and_exported() {
     assert_eq!(app.client.get(app.url(&url)).send().await.unwrap().status(), StatusCode::FORBIDDEN);
 }
 
+/// Number prefixes and cost ranges are searched one way when few calls match (their own index)
+/// and another when many do (the newest-first index): both give the same pages.
+#[tokio::test]
+async fn broad_and_narrow_searches_page_alike() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let a = app.new_user("caller@example.com").await;
+    let b = app.new_user("callee@example.com").await;
+    let uk = carrier(&app, &admin, "uk-carrier").await;
+    // 6,000 calls to +4420…, more than the 5,000 that make a range narrow; every 10th dearer.
+    let mut rows = seeds(UserId(id(&a)), UserId(id(&b)), 6_000, (uk, uk));
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.kind = "pstn_out".into();
+        r.callee = None;
+        r.number = Some(format!("+4420{i:07}"));
+        r.charge = Some(Money(if i % 10 == 0 { 900_000 } else { 100_000 }));
+    }
+    app.db.insert_cdrs(&rows).await.unwrap();
+    let newest = |matching: &dyn Fn(usize) -> bool, n: usize| -> Vec<String> {
+        (0..6_000).rev().filter(|i| matching(*i)).take(n).map(|i| format!("seed{i:07}")).collect()
+    };
+    for (q, matching) in [
+        ("number=%2B4420", &(|_| true) as &dyn Fn(usize) -> bool),
+        ("number=%2B442000001", &|i| (100..200).contains(&i)),
+        ("cost_min=0.1", &|_| true),
+        ("cost_min=0.5", &|i| i % 10 == 0),
+        ("cost_min=0.1&cost_max=0.2&number=%2B44200000", &|i| i < 1_000 && i % 10 != 0),
+    ] {
+        let first = get(&app, &admin, &format!("/api/admin/cdrs?limit=40&{q}")).await;
+        let next = first["next"].as_str().unwrap_or_else(|| panic!("{q}: more than one page"));
+        let second = get(&app, &admin, &format!("/api/admin/cdrs?limit=40&{q}&after={}", urlencode(next))).await;
+        assert_eq!([ids(&first), ids(&second)].concat(), newest(matching, 80), "{q}");
+    }
+}
+
 fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A").replace('~', "%7E")
 }
