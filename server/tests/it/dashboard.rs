@@ -94,23 +94,34 @@ async fn every_admin_route_refuses_a_user_token_with_403() {
     assert_eq!(ws.expect("error").await["code"], "forbidden");
 }
 
+/// An admin's socket watching the live calls, its first (empty) snapshot read.
+async fn watching(app: &TestApp, admin: &Session) -> Ws {
+    let mut watch = app.ws(&admin.access).await;
+    watch.send(json!({"type": "watch_calls", "on": true})).await;
+    assert_eq!(watch.expect("live_calls").await["calls"], json!([]), "a first snapshot at once");
+    watch
+}
+
+/// Two new users' sockets, the first ringing the second: with the call's id and the caller's.
+async fn ringing(app: &TestApp) -> (Ws, Ws, String, i64) {
+    let a = app.new_user("a@example.com").await;
+    let b = app.new_user("b@example.com").await;
+    let mut wa = app.ws(&a.access).await;
+    let mut wb = app.ws(&b.access).await;
+    wa.send(json!({"type": "dial", "request_id": "r1", "callee": id(&b), "sdp": OFFER})).await;
+    let call = wa.expect("calling").await["call_id"].as_str().unwrap().to_string();
+    wb.expect("incoming").await;
+    (wa, wb, call, id(&a))
+}
+
 #[tokio::test]
 async fn a_disabled_admin_stops_seeing_live_calls() {
     let app = spawn_app().await;
     let admin = app.admin().await;
-    let a = app.new_user("a@example.com").await;
-    let b = app.new_user("b@example.com").await;
-    let mut watch = app.ws(&admin.access).await;
-    watch.send(json!({"type": "watch_calls", "on": true})).await;
-    watch.expect("live_calls").await;
+    let mut watch = watching(&app, &admin).await;
     let me = UserId(id(&admin));
     app.db.set_disabled(me, me, true, Utc::now()).await.unwrap();
-
-    let mut wa = app.ws(&a.access).await;
-    let mut wb = app.ws(&b.access).await;
-    wa.send(json!({"type": "dial", "request_id": "r1", "callee": id(&b), "sdp": OFFER})).await;
-    wa.expect("calling").await;
-    wb.expect("incoming").await;
+    let _call = ringing(&app).await;
     // The next push is a refusal instead of the call, and nothing follows it.
     let refused = watch.expect("error").await;
     assert_eq!(refused["code"], "forbidden", "{refused}");
@@ -122,17 +133,8 @@ async fn a_disabled_admin_stops_seeing_live_calls() {
 async fn admins_watch_live_calls_and_end_one() {
     let app = spawn_app().await;
     let admin = app.admin().await;
-    let a = app.new_user("a@example.com").await;
-    let b = app.new_user("b@example.com").await;
-    let mut watch = app.ws(&admin.access).await;
-    watch.send(json!({"type": "watch_calls", "on": true})).await;
-    assert_eq!(watch.expect("live_calls").await["calls"], json!([]), "a first snapshot at once");
-
-    let mut wa = app.ws(&a.access).await;
-    let mut wb = app.ws(&b.access).await;
-    wa.send(json!({"type": "dial", "request_id": "r1", "callee": id(&b), "sdp": OFFER})).await;
-    let call = wa.expect("calling").await["call_id"].as_str().unwrap().to_string();
-    wb.expect("incoming").await;
+    let mut watch = watching(&app, &admin).await;
+    let (mut wa, mut wb, call, caller) = ringing(&app).await;
     wb.send(json!({"type": "answer", "call_id": call, "sdp": ANSWER})).await;
     wa.expect("answered").await;
     wb.expect("connected").await;
@@ -149,7 +151,7 @@ async fn admins_watch_live_calls_and_end_one() {
     let live = seen.expect("the answered call in a snapshot");
     assert_eq!(live["id"], call);
     assert_eq!((live["kind"].as_str(), live["caller"].as_str()), (Some("webrtc"), Some("Test User")));
-    assert_eq!(live["caller_id"], id(&a));
+    assert_eq!(live["caller_id"], caller);
 
     let (status, list) = status_json(app.get_auth("/api/admin/live-calls", &admin.access).await).await;
     assert_eq!(status, StatusCode::OK, "{list}");
