@@ -27,20 +27,27 @@ pub struct Sipp {
 impl Sipp {
     /// A UAS (carrier) on `127.0.0.1:port`, answering media on `mport`.
     pub fn uas(scenario: &str, port: u16, mport: u16) -> Result<Sipp> {
-        Self::spawn(scenario, port, mport, &[])
+        Self::spawn(scenario, port, Some(mport), &[])
+    }
+
+    /// A carrier's registrar (no media) on `127.0.0.1:port`.
+    pub fn registrar(scenario: &str, port: u16) -> Result<Sipp> {
+        Self::spawn(scenario, port, None, &[])
     }
 
     /// A UAS (carrier) over TCP on `127.0.0.1:port`.
     pub fn uas_tcp(scenario: &str, port: u16, mport: u16) -> Result<Sipp> {
-        Self::spawn(scenario, port, mport, &["-t", "t1"])
+        Self::spawn(scenario, port, Some(mport), &["-t", "t1"])
     }
 
     /// A UAC calling `service` (the Request-URI user) at `target`.
     pub fn uac(scenario: &str, port: u16, mport: u16, target: SocketAddr, service: &str) -> Result<Sipp> {
-        Self::spawn(scenario, port, mport, &["-s", service, &target.to_string()])
+        Self::spawn(scenario, port, Some(mport), &["-s", service, &target.to_string()])
     }
 
-    fn spawn(scenario: &str, port: u16, mport: u16, extra: &[&str]) -> Result<Sipp> {
+    fn spawn(scenario: &str, port: u16, mport: Option<u16>, extra: &[&str]) -> Result<Sipp> {
+        let mport = mport.map(|p| p.to_string());
+        let media = mport.as_deref().map_or(vec![], |p| vec!["-set", "mport", p]);
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("sipp").join(scenario);
         let log = crate::artifacts_dir().join(format!("sipp-{scenario}.log"));
         let out = std::fs::File::create(&log)?;
@@ -48,7 +55,8 @@ impl Sipp {
             .arg("-sf")
             .arg(&file)
             .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-m", "1", "-timeout", "90s", "-set", "mport", &mport.to_string(), "-nostdin"])
+            .args(["-m", "1", "-timeout", "90s", "-nostdin"])
+            .args(media)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)

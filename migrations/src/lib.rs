@@ -21,6 +21,7 @@ mod m20261123_000008_billing;
 mod m20261123_000009_decks;
 mod m20261123_000010_route_limits;
 mod m20261206_000011_cdr_search;
+mod m20261207_000012_packed_decks;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000009_decks::Migration),
             Box::new(m20261123_000010_route_limits::Migration),
             Box::new(m20261206_000011_cdr_search::Migration),
+            Box::new(m20261207_000012_packed_decks::Migration),
         ]
     }
 }

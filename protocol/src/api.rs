@@ -705,6 +705,9 @@ pub struct CarrierHealth {
 pub struct RegistrationStatus {
     /// `registering`, `registered`, `failed`.
     pub state: String,
+    /// The gateway (`host:port`) of the latest try.
+    #[serde(default)]
+    pub gateway: Option<String>,
     pub code: Option<u16>,
     /// RFC 3339, UTC: when the binding runs out (refreshed before).
     pub expires_at: Option<String>,

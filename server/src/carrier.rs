@@ -145,7 +145,8 @@ pub struct Carrier {
     /// Concurrent calls at most, and new calls per second at most (`None`: no limit).
     pub max_calls: Option<u32>,
     pub max_cps: Option<u32>,
-    /// REGISTER with the carrier's first gateway, asking for `register_expires` seconds.
+    /// REGISTER with the carrier (its gateways in priority order), asking for `register_expires`
+    /// seconds.
     pub register: bool,
     pub register_expires: u32,
     pub created_at: DateTime<Utc>,

@@ -45,13 +45,15 @@ pub async fn start(db: Db, table: Arc<LiveTable>, wake: Arc<Notify>) -> anyhow::
 pub async fn rebuild(db: &Db, table: &LiveTable) -> anyhow::Result<Option<chrono::DateTime<Utc>>> {
     let started = std::time::Instant::now();
     let (decks, next) = db.active_decks(Utc::now()).await?;
+    let read_ms = started.elapsed().as_millis() as u64;
     let used: Vec<_> = decks.iter().map(|(c, d, _)| (*c, *d)).collect();
     let rows: usize = decks.iter().map(|(_, _, r)| r.len()).sum();
     // Building a big index is CPU work: off the async threads.
     let index =
-        tokio::task::spawn_blocking(move || PrefixIndex::build(decks.into_iter().map(|(c, _, r)| (c, r)))).await?;
+        tokio::task::spawn_blocking(move || PrefixIndex::build(decks.iter().map(|(c, _, r)| (*c, r.rows())))).await?;
     table.swap(RoutingTable { index, decks: used, generation: 0 });
-    tracing::info!(rows, elapsed_ms = started.elapsed().as_millis() as u64, "routing table rebuilt");
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(rows, read_ms, elapsed_ms, "routing table rebuilt");
     Ok(next)
 }
 

@@ -79,26 +79,29 @@ pub fn spawn(db: Db, gateway: gateway::Gateway, pings: Arc<Pings>, interval: Dur
         loop {
             let carriers = next_carriers(&db, &mut tick).await;
             let mut seen = Vec::new();
-            for c in &carriers {
-                for g in &c.gateways {
-                    let transport = sip_transport(g.transport);
-                    let wait = interval.min(Duration::from_secs(5));
-                    let result = gateway.ping(&g.host, g.port, transport, wait).await;
-                    let key = (c.id, format!("{}:{}", g.host, g.port));
-                    let status = match result {
-                        Ok((code, rtt)) => PingStatus {
-                            code: Some(code),
-                            rtt_ms: Some(u64::try_from(rtt.as_millis()).unwrap_or(u64::MAX)),
-                            at: Utc::now(),
-                        },
-                        Err(e) => {
-                            tracing::debug!(carrier = c.id, gateway = %key.1, error = %e, "OPTIONS ping unanswered");
-                            PingStatus { code: None, rtt_ms: None, at: Utc::now() }
-                        }
-                    };
-                    pings.lock().insert(key.clone(), status);
-                    seen.push(key);
+            // All at once: a gateway that does not answer holds up no other.
+            let wait = interval.min(Duration::from_secs(5));
+            let all = carriers.iter().flat_map(|c| c.gateways.iter().map(move |g| (c.id, g))).map(|(id, g)| {
+                let gateway = &gateway;
+                async move {
+                    let result = gateway.ping(&g.host, g.port, sip_transport(g.transport), wait).await;
+                    ((id, format!("{}:{}", g.host, g.port)), result)
                 }
+            });
+            for (key, result) in futures_util::future::join_all(all).await {
+                let status = match result {
+                    Ok((code, rtt)) => PingStatus {
+                        code: Some(code),
+                        rtt_ms: Some(u64::try_from(rtt.as_millis()).unwrap_or(u64::MAX)),
+                        at: Utc::now(),
+                    },
+                    Err(e) => {
+                        tracing::debug!(carrier = key.0, gateway = %key.1, error = %e, "OPTIONS ping unanswered");
+                        PingStatus { code: None, rtt_ms: None, at: Utc::now() }
+                    }
+                };
+                pings.lock().insert(key.clone(), status);
+                seen.push(key);
             }
             // Forget gateways that are gone or disabled.
             pings.lock().retain(|k, _| seen.contains(k));

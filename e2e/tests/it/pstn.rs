@@ -446,6 +446,18 @@ async fn a_call_fails_over_from_a_503_carrier_and_the_admin_sees_it_on_the_carri
         b.click("#carrier-save").await?;
         b.wait_text("small[data-field=register]", "needs a username").await?;
         b.wait_text("small[data-field=max_calls]", "between 1 and").await?;
+        // With credentials and a sound limit it saves, and the carrier registers with its
+        // gateway (a registrar now listens where the 503 carrier did): the page says where.
+        let registrar = Sipp::registrar("uas_register_once.xml", cheap_port)?;
+        b.fill("#carrier-username", "trunkuser").await?;
+        b.fill("#carrier-password", "trunksecret").await?;
+        b.fill("#carrier-max-calls", "2").await?;
+        b.click("#carrier-save").await?;
+        b.gone("#carrier-editor").await?;
+        b.click(&format!("#carrier-{cheap_id} a.details")).await?;
+        b.wait_text("#registration", &format!("Registered at 127.0.0.1:{cheap_port} until")).await?;
+        b.screenshot("carrier-registered").await?;
+        registrar.passed(Duration::from_secs(15)).await?;
         Ok(())
     })
     .await

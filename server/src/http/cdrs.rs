@@ -129,6 +129,7 @@ async fn carrier_health(
         calls_last_second,
         registration: state.registrations.get(id).map(|r| api::RegistrationStatus {
             state: r.state.into(),
+            gateway: r.gateway,
             code: r.code,
             expires_at: r.expires_at.map(time),
             error: r.error,

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 pub use money::{Money, MoneyError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tariff {
     pub per_minute: Money,
     pub connection_fee: Money,

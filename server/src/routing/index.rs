@@ -5,36 +5,47 @@
 //! # Design
 //!
 //! With millions of prefixes the index is far larger than the CPU caches, so a lookup costs the
-//! number of memory round trips it waits for *one after another*. On the bench machine (a VM
-//! with 4 KiB pages) one random read of a 160 MB table takes ~250 ns at the median, two
-//! dependent reads ~510 ns, eight independent reads ~330 ns together. A digit trie waits for one
-//! node per digit. This index waits for two round trips, whatever the number:
+//! number of memory round trips it waits for *one after another*. On the bench machine (a VM)
+//! one random read of a 160 MB table takes ~180 ns at the median and ~500 ns at p99, two
+//! dependent reads ~360/~770 ns, eight independent reads ~260/~570 ns together. A digit trie
+//! waits for one node per digit. This index waits for about one round trip, whatever the number:
 //!
 //! - A [`Prefix`] is packed into a `u64`: its decimal value in the low 50 bits, its length above
 //!   (so `"044"` and `"44"` differ). That `u64` is the hash key; `0` marks an empty slot.
-//! - One open-addressing table (a power of two, at most 70 % full, linear probing, Fibonacci
-//!   hashing) has a slot (16 bytes) per distinct prefix, pointing at a run of entries in one
-//!   `Vec`: for each carrier with exactly this prefix, in carrier-id order, the carrier's index
-//!   and the tariff's index into a table of distinct tariffs (decks repeat a few hundred prices
-//!   a million times, so a tariff is stored once).
+//! - One open-addressing table (a power of two of buckets, at most 70 % full, Fibonacci
+//!   hashing) of 64-byte buckets, each one cache line of four 16-byte slots. A slot holds a
+//!   distinct prefix and points at its run of entries: for each carrier with exactly this
+//!   prefix, in carrier-id order, the carrier's index and the tariff's index into a table of
+//!   distinct tariffs. A key goes in the first slot free from its home bucket on, so a probe
+//!   that misses ends at its home bucket unless that bucket is full (~6 % of buckets at 36 %
+//!   load, ~20 % at 54 %): one line per probe, nearly always.
+//! - Runs are stored once each. Carriers price whole ranges alike (a deck repeats a few hundred
+//!   prices a million times), so the prefixes of a destination share a run, and all the runs
+//!   fit in the CPU caches: 24,000 entries for the bench's 5,000,000 pairs. Were every
+//!   prefix priced differently, the runs would be as many as the prefixes and a lookup would
+//!   wait for a second round trip for them, as it did before they were shared.
+//! - The bucket table sits on transparent huge pages ([`super::huge`]): fewer TLB misses, about
+//!   10 % off the p99.
 //! - A lookup computes the number's prefix of every length the index holds (at most 15) and
-//!   reads all their home slots in a first pass that branches on nothing it reads, so the CPU
-//!   has every miss in flight at once (round trip 1); then it resolves the probes from cache and
-//!   touches the first entry of every hit the same way (round trip 2). The iterator then reads
-//!   cached lines only, yielding each carrier's first, that is longest, prefix.
+//!   reads all their home buckets in a first pass that branches on nothing it reads, so the CPU
+//!   has every miss in flight at once; then it resolves the probes from cache, without
+//!   branching on whether a length is there (that is random: it would mispredict), and touches
+//!   the first entry of every hit the same way. The iterator then reads cached lines only,
+//!   yielding each carrier's first, that is longest, prefix.
 //!
 //! Measured and dropped (see `server/benches/lcr.rs` for the method): the same without the
 //! touch passes (p50 ~1.0 µs against ~0.7 µs: branchy probing serialises the misses); one slot
 //! per (carrier, prefix) pair with no runs (longer probe clusters spill into further lines:
-//! ~1.0 µs); and page-local tables per 5-digit head behind a directory, which is itself a
-//! dependent miss (~1.2 µs).
+//! ~1.0 µs); page-local tables per 5-digit head behind a directory, which is itself a dependent
+//! miss (~1.2 µs); unshared runs in slot-per-line linear probing (p99 ~1.05 µs: the runs were a
+//! second round trip, and a probe spilled into the next line a third of the time).
 //!
-//! Memory: 16 bytes a slot at 35–70 % load plus 8 bytes per (carrier, prefix) pair; 21 MB per
-//! million pairs when carriers' decks overlap, 35 MB when they do not. See
-//! [`PrefixIndex::heap_bytes`].
+//! Memory: 16 bytes a slot at 35–70 % load, plus the shared runs; 13.5 MB per million pairs
+//! when carriers' decks overlap, 27 MB when they do not. See [`PrefixIndex::heap_bytes`].
 
 use std::{collections::HashMap, fmt, str::FromStr};
 
+use super::huge::HugeArray;
 use crate::rating::Tariff;
 
 /// A carrier's id (the `carriers` table's primary key).
@@ -105,6 +116,13 @@ impl Prefix {
     pub fn key(self) -> u64 {
         self.0
     }
+
+    /// The prefix whose [`Prefix::key`] this is; `None` for a value that is no prefix's key.
+    pub fn from_key(key: u64) -> Option<Prefix> {
+        let p = Prefix(key);
+        let len = key >> LEN_SHIFT;
+        ((1..=MAX_DIGITS as u64).contains(&len) && p.value() < 10u64.pow(len as u32)).then_some(p)
+    }
 }
 
 impl fmt::Display for Prefix {
@@ -141,15 +159,27 @@ impl PartialOrd for Prefix {
 }
 
 /// One table slot: a distinct prefix and its run of entries. `key == 0` is empty.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
 struct Slot {
     key: u64,
     start: u32,
     end: u32,
 }
 
+/// Slots per bucket: a bucket is one 64-byte cache line.
+const BUCKET: usize = 4;
+
+/// Slots filled in order: a bucket whose last slot is empty has room, so a probe ends there.
+#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, align(64))]
+struct Bucket {
+    slots: [Slot; BUCKET],
+}
+
 /// A carrier that has the slot's prefix, and at what price.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
 struct Entry {
     carrier: u32,
     tariff: u32,
@@ -158,19 +188,23 @@ struct Entry {
 /// Every carrier's active deck, indexed by prefix. Immutable once built.
 #[derive(Clone)]
 pub struct PrefixIndex {
-    slots: Vec<Slot>,
-    /// `slots.len() - 1`; the length is a power of two.
+    /// The big table lookups wander through: on huge pages.
+    buckets: HugeArray<Bucket>,
+    /// `buckets.len() - 1`; the length is a power of two.
     mask: usize,
-    /// `64 - log2(slots.len())`: Fibonacci hashing keeps the product's top bits.
+    /// `64 - log2(buckets.len())`: Fibonacci hashing keeps the product's top bits.
     shift: u32,
     /// Bit `n` is set when some prefix has `n` digits: other lengths are not probed.
     lengths: u16,
+    /// Every distinct run of entries, once.
     entries: Vec<Entry>,
     tariffs: Vec<Tariff>,
     /// Ascending; an entry's `carrier` indexes this.
     carriers: Vec<CarrierId>,
     /// Occupied slots.
     distinct: usize,
+    /// (carrier, prefix) pairs.
+    pairs: usize,
 }
 
 /// One carrier's longest matching prefix for a number.
@@ -189,16 +223,10 @@ impl fmt::Debug for PrefixIndex {
             .field("pairs", &self.len())
             .field("distinct_prefixes", &self.distinct_prefixes())
             .field("distinct_tariffs", &self.distinct_tariffs())
+            .field("stored_entries", &self.stored_entries())
             .field("heap_bytes", &self.heap_bytes())
             .finish()
     }
-}
-
-/// The hashable parts of a tariff (`Tariff` itself is not `Hash`).
-type TariffKey = (i64, i64, u32, u32, u32);
-
-fn tariff_key(t: &Tariff) -> TariffKey {
-    (t.per_minute.0, t.connection_fee.0, t.min_duration, t.first_increment, t.next_increment)
 }
 
 impl Default for PrefixIndex {
@@ -229,7 +257,7 @@ impl PrefixIndex {
         let mut carriers: Vec<CarrierId> = Vec::new();
         let mut carrier_of: HashMap<CarrierId, u32> = HashMap::new();
         let mut tariffs: Vec<Tariff> = Vec::new();
-        let mut tariff_of: HashMap<TariffKey, u32> = HashMap::new();
+        let mut tariff_of: HashMap<Tariff, u32> = HashMap::new();
         let mut rows: Vec<Row> = Vec::new();
         for (id, deck) in decks {
             let carrier = *carrier_of.entry(id).or_insert_with(|| {
@@ -239,17 +267,16 @@ impl PrefixIndex {
             let deck = deck.into_iter();
             rows.reserve(deck.size_hint().0);
             // Decks come sorted by prefix, so neighbours often share a price: skip the map then.
-            let mut last: Option<(TariffKey, u32)> = None;
+            let mut last: Option<(Tariff, u32)> = None;
             for (prefix, t) in deck {
-                let key = tariff_key(&t);
                 let tariff = match last {
-                    Some((k, i)) if k == key => i,
-                    _ => *tariff_of.entry(key).or_insert_with(|| {
+                    Some((k, i)) if k == t => i,
+                    _ => *tariff_of.entry(t).or_insert_with(|| {
                         tariffs.push(t);
                         u32::try_from(tariffs.len() - 1).expect(too_many)
                     }),
                 };
-                last = Some((key, tariff));
+                last = Some((t, tariff));
                 rows.push(Row { key: prefix.key(), carrier, tariff });
             }
         }
@@ -271,32 +298,49 @@ impl PrefixIndex {
 
         let distinct = rows.chunk_by(|a, b| a.key == b.key).count();
         // At most 70 % full.
-        let capacity = (distinct * 10 / 7 + 1).next_power_of_two().max(16);
-        let mut slots = vec![Slot::default(); capacity];
+        let capacity = ((distinct * 10 / 7 + 1) / BUCKET + 1).next_power_of_two().max(4);
+        let mut buckets = HugeArray::<Bucket>::zeroed(capacity);
         let mask = capacity - 1;
         let shift = 64 - capacity.trailing_zeros();
-        let mut entries: Vec<Entry> = Vec::with_capacity(rows.len());
+        // Runs are stored once each: prefixes that the same carriers price the same share one.
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut run_at: HashMap<Vec<Entry>, (u32, u32)> = HashMap::new();
+        let mut run: Vec<Entry> = Vec::with_capacity(carriers.len());
+        let mut last: (u32, u32) = (0, 0);
+        let mut pairs = 0;
         let mut lengths = 0u16;
-        for run in rows.chunk_by(|a, b| a.key == b.key) {
-            let start = u32::try_from(entries.len()).expect(too_many);
-            for same in run.chunk_by(|a, b| a.carrier == b.carrier) {
-                let last = &same[same.len() - 1];
-                entries.push(Entry { carrier: last.carrier, tariff: last.tariff });
+        for same_key in rows.chunk_by(|a, b| a.key == b.key) {
+            run.clear();
+            for same in same_key.chunk_by(|a, b| a.carrier == b.carrier) {
+                let row = &same[same.len() - 1];
+                run.push(Entry { carrier: row.carrier, tariff: row.tariff });
             }
-            let end = u32::try_from(entries.len()).expect(too_many);
-            let key = run[0].key;
+            pairs += run.len();
+            // Neighbours in prefix order share a run often: compare with the last one first.
+            if entries[last.0 as usize..last.1 as usize] != run[..] {
+                last = *run_at.entry(run.clone()).or_insert_with(|| {
+                    let start = u32::try_from(entries.len()).expect(too_many);
+                    entries.extend_from_slice(&run);
+                    (start, u32::try_from(entries.len()).expect(too_many))
+                });
+            }
+            let (start, end) = last;
+            let key = same_key[0].key;
             lengths |= 1 << Prefix(key).len();
-            let mut i = slot_of(key, shift);
-            while slots[i].key != 0 {
-                i = (i + 1) & mask;
+            let mut b = slot_of(key, shift);
+            loop {
+                if let Some(free) = buckets[b].slots.iter_mut().find(|s| s.key == 0) {
+                    *free = Slot { key, start, end };
+                    break;
+                }
+                b = (b + 1) & mask;
             }
-            slots[i] = Slot { key, start, end };
         }
-        drop(rows);
+        drop((rows, run_at));
         entries.shrink_to_fit();
         tariffs.shrink_to_fit();
         carriers.shrink_to_fit();
-        PrefixIndex { slots, mask, shift, lengths, entries, tariffs, carriers, distinct }
+        PrefixIndex { buckets, mask, shift, lengths, entries, tariffs, carriers, distinct, pairs }
     }
 
     /// For each carrier with a prefix of `number`, its longest one; longest matches first, then
@@ -325,20 +369,25 @@ impl PrefixIndex {
         // First pass: read every home slot, branching on nothing read, so that all the cache
         // misses are in flight at once; the second pass then mostly reads cached lines.
         let probes = &probes[..count];
-        std::hint::black_box(probes.iter().fold(0, |acc, &(_, i)| acc ^ self.slots[i].key));
+        std::hint::black_box(probes.iter().fold(0, |acc, &(_, b)| acc ^ self.buckets[b].slots[0].key));
+        // Whether a length is in the number is as good as random: branching on it would
+        // mispredict about every other probe, so the common case (the key is in its home bucket,
+        // or the bucket has room and it is not) is decided without a branch.
         for &(key, home) in probes {
-            let mut i = home;
+            let mut b = home;
             loop {
-                let slot = self.slots[i];
-                if slot.key == key {
-                    found.hits[found.count] = Hit { key, start: slot.start, end: slot.end };
-                    found.count += 1;
+                let bucket = &self.buckets[b];
+                let matches =
+                    bucket.slots.iter().enumerate().fold(0u32, |m, (i, s)| m | (u32::from(s.key == key) << i));
+                let slot = bucket.slots[(matches.trailing_zeros() as usize) & (BUCKET - 1)];
+                found.hits[found.count] = Hit { key, start: slot.start, end: slot.end };
+                found.count += usize::from(matches != 0);
+                // Rarely taken: the bucket is full and does not have the key, so it may be in
+                // the next one.
+                if matches != 0 || bucket.slots[BUCKET - 1].key == 0 {
                     break;
                 }
-                if slot.key == 0 {
-                    break;
-                }
-                i = (i + 1) & self.mask;
+                b = (b + 1) & self.mask;
             }
         }
         // The same for the runs of carriers the hits point to.
@@ -355,11 +404,11 @@ impl PrefixIndex {
 
     /// How many (carrier, prefix) pairs.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.pairs
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.pairs == 0
     }
 
     /// How many distinct prefixes, over all carriers.
@@ -372,10 +421,16 @@ impl PrefixIndex {
         self.tariffs.len()
     }
 
+    /// How many entries are stored: the pairs of the distinct runs (carriers and tariffs of one
+    /// prefix). Far fewer than [`PrefixIndex::len`] when decks price whole ranges alike.
+    pub fn stored_entries(&self) -> usize {
+        self.entries.len()
+    }
+
     /// The bytes this index holds on the heap (its own `Vec`s, by capacity).
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
-        self.slots.capacity() * size_of::<Slot>()
+        self.buckets.heap_bytes()
             + self.entries.capacity() * size_of::<Entry>()
             + self.tariffs.capacity() * size_of::<Tariff>()
             + self.carriers.capacity() * size_of::<CarrierId>()

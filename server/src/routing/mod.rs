@@ -12,7 +12,9 @@
 pub mod deck;
 pub mod failover;
 pub mod health;
+mod huge;
 pub mod index;
+pub mod packed;
 pub mod table;
 
 use std::{cmp::Reverse, fmt};

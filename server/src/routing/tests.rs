@@ -329,6 +329,24 @@ fn lookup_leading_zeros_and_odd_input() {
 }
 
 #[test]
+fn prefixes_priced_alike_share_one_run() {
+    let deck =
+        |price: &'static str| (0..1000).map(move |n| (Prefix::parse(&format!("44{n:04}")).unwrap(), per_minute(price)));
+    let index = PrefixIndex::build([
+        (CarrierId(1), deck("1").collect::<Vec<_>>()),
+        (CarrierId(2), deck("2").chain([(Prefix::parse("440999").unwrap(), per_minute("3"))]).collect()),
+    ]);
+    // 2,000 pairs; two runs: {1@1, 2@2} for 999 prefixes, {1@1, 2@3} for 440999.
+    assert_eq!((index.len(), index.distinct_prefixes(), index.stored_entries()), (2000, 1000, 4));
+    let found = |n: &str| -> Vec<String> {
+        index.lookup(n).map(|m| format!("{}:{}@{}", m.carrier, m.prefix, m.tariff.per_minute)).collect()
+    };
+    assert_eq!(found("44012345"), ["1:440123@1.000000", "2:440123@2.000000"]);
+    assert_eq!(found("4409991"), ["1:440999@1.000000", "2:440999@3.000000"]);
+    assert!(found("4410000").is_empty());
+}
+
+#[test]
 fn lookup_repeated_prefix_last_wins_and_decks_merge() {
     let t = |p: &str| (Prefix::parse(p).unwrap(), per_minute(p));
     let index = PrefixIndex::build([
@@ -551,9 +569,12 @@ fn small_prefix() -> impl Strategy<Value = String> {
     "[01]{1,9}"
 }
 
+/// Any tariff, or one of three, so that prefixes often share a run of (carrier, tariff) entries.
 fn tariffs() -> impl Strategy<Value = Tariff> {
-    (0i64..100_000_000, 0i64..1_000_000, 0u32..=3600, 1u32..=3600, 1u32..=3600)
-        .prop_map(|(p, f, m, a, b)| Tariff::new(Money(p), Money(f), m, a, b).unwrap())
+    let any = (0i64..100_000_000, 0i64..1_000_000, 0u32..=3600, 1u32..=3600, 1u32..=3600)
+        .prop_map(|(p, f, m, a, b)| Tariff::new(Money(p), Money(f), m, a, b).unwrap());
+    let few = (1i64..=3).prop_map(|p| Tariff::new(Money(p * 1000), Money::ZERO, 0, 60, 60).unwrap());
+    prop_oneof![any, few]
 }
 
 /// Up to five carriers (ids may repeat: their decks merge), each a list of rows that may repeat

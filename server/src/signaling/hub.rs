@@ -46,7 +46,8 @@ pub struct Hub {
 struct PstnLeg {
     /// Outbound: the dial, waiting for the caller's offer to go out with it.
     dial: Option<GwDial>,
-    inbound: bool,
+    /// Inbound: the carrier the call came from (it counts towards that carrier's live calls).
+    inbound: Option<i64>,
     /// Outbound: the gateway's answer to the browser, repeated in `Answered`.
     answer: Option<String>,
     /// Outbound: the carriers the gateway may try, in its order.
@@ -55,6 +56,13 @@ struct PstnLeg {
     attempt: Option<crate::storage::Attempt>,
     /// Outbound: attempts started so far.
     tries: u32,
+}
+
+impl PstnLeg {
+    /// The carrier the call uses now: the one it came from, or the current attempt's.
+    fn carrier(&self) -> Option<i64> {
+        self.inbound.or_else(|| self.attempt.as_ref().and_then(|a| a.carrier_id))
+    }
 }
 
 /// A carrier an outbound call may go through, and what it costs us there.
@@ -195,7 +203,7 @@ impl Hub {
         let mut st = self.lock();
         let mut load: HashMap<i64, (u32, u32)> = HashMap::new();
         for leg in st.pstn.values() {
-            if let Some(id) = leg.attempt.as_ref().and_then(|a| a.carrier_id) {
+            if let Some(id) = leg.carrier() {
                 load.entry(id).or_default().0 += 1;
             }
         }
@@ -438,7 +446,7 @@ impl Hub {
         }
         st.pstn.insert(
             id.clone(),
-            PstnLeg { dial: Some(dial), inbound: false, answer: None, routes, attempt: None, tries: 0 },
+            PstnLeg { dial: Some(dial), inbound: None, answer: None, routes, attempt: None, tries: 0 },
         );
         let call = Call::new_to_number(
             id.clone(),
@@ -468,13 +476,13 @@ impl Hub {
                 d.offer = sdp;
                 GwCommand::Dial(d)
             }),
-            ServerMsg::Ringing { .. } if leg.inbound => Some(GwCommand::Ringing { call_id }),
-            ServerMsg::Answered { sdp, .. } if leg.inbound => Some(GwCommand::Answer { call_id, sdp }),
+            ServerMsg::Ringing { .. } if leg.inbound.is_some() => Some(GwCommand::Ringing { call_id }),
+            ServerMsg::Answered { sdp, .. } if leg.inbound.is_some() => Some(GwCommand::Answer { call_id, sdp }),
             ServerMsg::Ended { cause, .. } => {
                 // An inbound call nobody took is refused with the matching status (busy 486,
                 // declined 603, not reachable 480); everything else is a hang-up (CANCEL/BYE).
                 let code = EndCause::from_code(&cause).and_then(|c| c.sip_code());
-                let inbound = leg.inbound;
+                let inbound = leg.inbound.is_some();
                 if let Some(mut a) = st.pstn.remove(&call).and_then(|l| l.attempt) {
                     // Our side ended the call (hang-up, cutoff): the attempt ends here.
                     let elapsed = (Utc::now() - a.started_at).num_milliseconds();
@@ -666,9 +674,18 @@ impl Hub {
         let caller_peer = Peer { id: 0, display_name: shown, number: Some(from.clone()) };
         let (tx, rx) = mpsc::unbounded_channel();
         let mut st = self.lock();
+        // The carrier's limit on live calls holds both ways: a trunk that is full is full.
+        if let Some(max) = carrier.max_calls {
+            let live = st.pstn.values().filter(|l| l.carrier() == Some(carrier.id)).count();
+            if live >= max as usize {
+                drop(st);
+                tracing::info!(carrier = carrier.id, max, "INVITE over the carrier's limit on live calls; refused");
+                return reject(503);
+            }
+        }
         st.pstn.insert(
             id.clone(),
-            PstnLeg { dial: None, inbound: true, answer: None, routes: vec![], attempt: None, tries: 0 },
+            PstnLeg { dial: None, inbound: Some(carrier.id), answer: None, routes: vec![], attempt: None, tries: 0 },
         );
         let devices: Vec<DeviceId> =
             st.devices.iter().filter(|(_, d)| d.user == owner && d.tx.is_some()).map(|(id, _)| id.clone()).collect();

@@ -5,19 +5,21 @@
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    sea_query::{Expr, OnConflict},
 };
 
 use super::{
     Db, Result,
-    entities::{buy_decks, buy_rates, carriers},
+    entities::{buy_deck_packed, buy_decks, buy_rates, carriers},
     ledger::{Audit, write_audit},
 };
 use crate::{
     domain::UserId,
     rating::{Money, Tariff},
-    routing::{CarrierId, DeckRow, Prefix},
+    routing::{CarrierId, DeckRow, Prefix, packed::PackedDeck},
 };
 
 /// One version of a carrier's deck.
@@ -45,6 +47,8 @@ pub struct DeckWriter {
     txn: DatabaseTransaction,
     deck: buy_decks::Model,
     rows: u64,
+    /// The rows so far, packed (12 bytes each): stored with the deck at commit.
+    packed: PackedDeck,
 }
 
 impl Db {
@@ -70,7 +74,7 @@ impl Db {
         }
         .insert(&txn)
         .await?;
-        Ok(Some(DeckWriter { txn, deck, rows: 0 }))
+        Ok(Some(DeckWriter { txn, deck, rows: 0, packed: PackedDeck::new() }))
     }
 
     /// A carrier's decks, newest first.
@@ -113,13 +117,16 @@ impl Db {
             .collect())
     }
 
-    /// The active deck of every carrier at `now` (its latest version in effect), with its rows;
-    /// and when the next version takes effect, if one is waiting.
+    /// The active deck of every carrier at `now` (its latest version in effect), packed; and
+    /// when the next version takes effect, if one is waiting.
+    ///
+    /// Each deck is read from its packed blob. A deck without one (imported before blobs were
+    /// kept) or with a damaged one is read row by row and its blob written, once.
     #[allow(clippy::type_complexity)]
     pub async fn active_decks(
         &self,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<(CarrierId, i64, Vec<(Prefix, Tariff)>)>, Option<DateTime<Utc>>)> {
+    ) -> Result<(Vec<(CarrierId, i64, PackedDeck)>, Option<DateTime<Utc>>)> {
         let all = buy_decks::Entity::find()
             .order_by_asc(buy_decks::Column::CarrierId)
             .order_by_desc(buy_decks::Column::EffectiveFrom)
@@ -135,34 +142,61 @@ impl Db {
         }
         let mut out = vec![];
         for d in active {
-            // Streamed row by row into compact (prefix, tariff) pairs: a million driver rows are
-            // never held at once.
-            let mut stream = buy_rates::Entity::find()
-                .select_only()
-                .columns([
-                    buy_rates::Column::Prefix,
-                    buy_rates::Column::PerMinute,
-                    buy_rates::Column::ConnectionFee,
-                    buy_rates::Column::MinDuration,
-                    buy_rates::Column::FirstIncrement,
-                    buy_rates::Column::NextIncrement,
-                ])
-                .filter(buy_rates::Column::DeckId.eq(d.id))
-                .into_tuple::<(String, i64, i64, i32, i32, i32)>()
-                .stream(&self.conn)
-                .await?;
-            let mut rows = Vec::with_capacity(usize::try_from(d.rows).unwrap_or(0));
-            while let Some(row) = stream.next().await {
-                let (p, pm, fee, min, first, next) = row?;
-                if let (Ok(prefix), Some(t)) = (p.parse::<Prefix>(), tariff(pm, fee, min, first, next)) {
-                    rows.push((prefix, t));
+            let stored = buy_deck_packed::Entity::find_by_id(d.id).one(&self.conn).await?;
+            let packed = match stored.map(|m| PackedDeck::from_bytes(&m.data)) {
+                Some(Ok(packed)) => packed,
+                Some(Err(e)) => {
+                    tracing::warn!(deck = d.id, error = %e, "a packed deck is damaged; reading its rows");
+                    self.pack_deck(&d).await?
                 }
-            }
-            drop(stream);
-            out.push((CarrierId(d.carrier_id), d.id, rows));
+                None => self.pack_deck(&d).await?,
+            };
+            out.push((CarrierId(d.carrier_id), d.id, packed));
         }
         Ok((out, next_change))
     }
+
+    /// Reads a deck's rows into its packed form and stores that.
+    async fn pack_deck(&self, d: &buy_decks::Model) -> Result<PackedDeck> {
+        // Streamed row by row: a million driver rows are never held at once. In no particular
+        // order: an import refuses a prefix that appears twice.
+        let mut stream = buy_rates::Entity::find()
+            .select_only()
+            .columns([
+                buy_rates::Column::Prefix,
+                buy_rates::Column::PerMinute,
+                buy_rates::Column::ConnectionFee,
+                buy_rates::Column::MinDuration,
+                buy_rates::Column::FirstIncrement,
+                buy_rates::Column::NextIncrement,
+            ])
+            .filter(buy_rates::Column::DeckId.eq(d.id))
+            .into_tuple::<(String, i64, i64, i32, i32, i32)>()
+            .stream(&self.conn)
+            .await?;
+        let mut packed = PackedDeck::new();
+        while let Some(row) = stream.next().await {
+            let (p, pm, fee, min, first, next) = row?;
+            if let (Ok(prefix), Some(t)) = (p.parse::<Prefix>(), tariff(pm, fee, min, first, next)) {
+                packed.push(prefix, t);
+            }
+        }
+        drop(stream);
+        store_packed(&self.conn, d.id, &packed).await?;
+        Ok(packed)
+    }
+}
+
+/// Stores (or replaces) a deck's packed form.
+async fn store_packed(db: &impl sea_orm::ConnectionTrait, deck: i64, packed: &PackedDeck) -> Result<()> {
+    let model = buy_deck_packed::ActiveModel { deck_id: Set(deck), data: Set(packed.to_bytes()) };
+    buy_deck_packed::Entity::insert(model)
+        .on_conflict(
+            OnConflict::column(buy_deck_packed::Column::DeckId).update_column(buy_deck_packed::Column::Data).to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }
 
 fn tariff(per_minute: i64, fee: i64, min: i32, first: i32, next: i32) -> Option<Tariff> {
@@ -192,6 +226,9 @@ impl DeckWriter {
             buy_rates::Entity::insert_many(models).exec(&self.txn).await?;
             self.rows += chunk.len() as u64;
         }
+        for r in rows {
+            self.packed.push(r.prefix, r.rate);
+        }
         Ok(())
     }
 
@@ -216,6 +253,7 @@ impl DeckWriter {
             )),
         };
         write_audit(&self.txn, audit, now).await?;
+        store_packed(&self.txn, self.deck.id, &self.packed).await?;
         self.txn.commit().await?;
         Ok(DeckInfo { rows: self.rows, ..info(self.deck) })
     }

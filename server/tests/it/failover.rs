@@ -333,6 +333,53 @@ async fn a_carrier_that_wants_registration_is_registered_and_refreshed_before_ex
     let id = reply["id"].as_i64().unwrap();
 
     // Challenged, answered with the digest, granted 2 s: registered, with the expiry shown.
+    let health = registered_within_5s(&app, &admin, id).await;
+    assert_eq!(health["registration"]["state"], "registered", "{health}");
+    assert_eq!(health["registration"]["code"], 200);
+    assert!(health["registration"]["expires_at"].is_string(), "{health}");
+    // The refresh comes before the 2 s run out: the registrar's scenario completes.
+    assert!(registrar.passed(std::time::Duration::from_secs(5)).await, "the registrar got its refresh");
+}
+
+/// Each carrier registers on its own: one whose registrar never answers delays no other. A
+/// carrier whose first gateway refuses goes on to its next gateway at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_moves_to_the_next_gateway_and_a_silent_registrar_delays_no_other_carrier() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let mut refusing = Carrier::run("uas_register_503.xml", 1, &[], None);
+    let mut registrar = Carrier::run("uas_register.xml", 1, &[], None);
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let create = |name: &str, gateways: Value| {
+        json!({"name": name, "register": true, "register_expires": 120, "username": "trunkuser",
+            "password": "trunksecret", "gateways": gateways})
+    };
+    let gw =
+        |port: u16, priority: u16| json!({"host": "127.0.0.1", "port": port, "transport": "udp", "priority": priority});
+    let hung = create("hung", json!([gw(silent_port, 0)]));
+    let (status, reply) =
+        status_json(app.send_auth(Method::POST, "/api/admin/carriers", &admin.access, hung).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    // Listed second, tried first: priority orders the gateways.
+    let pair = create("pair", json!([gw(registrar.port, 5), gw(refusing.port, 1)]));
+    let (status, reply) =
+        status_json(app.send_auth(Method::POST, "/api/admin/carriers", &admin.access, pair).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    let id = reply["id"].as_i64().unwrap();
+
+    // Well within the 10 s the silent registrar holds its REGISTER.
+    let health = registered_within_5s(&app, &admin, id).await;
+    let r = &health["registration"];
+    assert_eq!(r["state"], "registered", "{health}");
+    assert_eq!(r["gateway"], format!("127.0.0.1:{}", registrar.port), "{health}");
+    assert!(refusing.passed(std::time::Duration::from_secs(2)).await, "the refusing gateway got its REGISTER");
+    assert!(registrar.passed(std::time::Duration::from_secs(5)).await, "the registrar got its refresh");
+    drop(silent);
+}
+
+/// The carrier's health page once its registration says `registered` (or after 5 s).
+async fn registered_within_5s(app: &TestApp, admin: &Session, id: i64) -> Value {
     let path = format!("/api/admin/carriers/{id}/health");
     let mut health = Value::Null;
     for _ in 0..100 {
@@ -342,9 +389,5 @@ async fn a_carrier_that_wants_registration_is_registered_and_refreshed_before_ex
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(health["registration"]["state"], "registered", "{health}");
-    assert_eq!(health["registration"]["code"], 200);
-    assert!(health["registration"]["expires_at"].is_string(), "{health}");
-    // The refresh comes before the 2 s run out: the registrar's scenario completes.
-    assert!(registrar.passed(std::time::Duration::from_secs(5)).await, "the registrar got its refresh");
+    health
 }

@@ -12,20 +12,30 @@ use crate::helpers::*;
 
 const OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
 
-/// A carrier that accepts INVITEs from `cidr`, and a DID for `user`.
-async fn carrier_and_did(app: &TestApp, cidr: &str, user: i64) {
+/// A carrier that accepts INVITEs from `cidr`, and a DID for `user`; the carrier's id.
+async fn carrier_and_did(app: &TestApp, cidr: &str, user: i64) -> i64 {
+    carrier_and_did_with(app, cidr, user, json!({})).await
+}
+
+/// The same, with more of the carrier's settings (`extra` is merged in).
+async fn carrier_and_did_with(app: &TestApp, cidr: &str, user: i64, extra: Value) -> i64 {
     let admin = app.admin().await;
-    let carrier = json!({
+    let mut carrier = json!({
         "name": "loopback carrier",
         "inbound_cidrs": [cidr],
         "gateways": [{"host": "127.0.0.1", "port": 9, "transport": "udp"}],
     });
+    for (k, v) in extra.as_object().unwrap() {
+        carrier[k] = v.clone();
+    }
     let (status, body) =
         status_json(app.send_auth(Method::POST, "/api/admin/carriers", &admin.access, carrier).await).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    let carrier = body["id"].as_i64().unwrap();
     let did = json!({"number": "+442079460123", "user_id": user});
     let (status, body) = status_json(app.send_auth(Method::POST, "/api/admin/dids", &admin.access, did).await).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    carrier
 }
 
 /// Sends an INVITE for `to` and returns the first final status code (ACKing it).
@@ -115,6 +125,39 @@ async fn an_inbound_call_rings_the_owner_shows_the_number_and_a_decline_is_603()
         (&json!("incoming"), &json!("+14155550123"), &json!("loopback carrier"), &json!(603), &json!("declined")),
         "{c}"
     );
+}
+
+/// A carrier's limit on live calls counts its inbound calls too: over it, an INVITE gets 503,
+/// and outbound routing sees the carrier full.
+#[tokio::test]
+async fn inbound_calls_count_towards_the_carriers_limit_and_over_it_get_503() {
+    let app = spawn_app().await;
+    let ada = app.new_user("ada@example.com").await;
+    let carrier = carrier_and_did_with(&app, "127.0.0.1", id(&ada.user), json!({"max_calls": 1})).await;
+    let mut ws = app.ws(&ada.access).await;
+    let first = tokio::spawn(invite(app.sip, "+442079460123"));
+    let incoming = ws.expect("incoming").await;
+    let admin = app.admin().await;
+    let (_, health) =
+        status_json(app.get_auth(&format!("/api/admin/carriers/{carrier}/health"), &admin.access).await).await;
+    assert_eq!(health["calls_now"], 1, "{health}");
+    // The trunk is full: the next call is refused, and the ringing one is not disturbed.
+    assert_eq!(invite(app.sip, "+442079460123").await, 503);
+    ws.send(json!({"type": "reject", "call_id": incoming["call_id"], "reason": "declined"})).await;
+    assert_eq!(first.await.unwrap(), 603);
+    // Once it has ended (the call's task finishes just after the 603 leaves), calls come in again.
+    for _ in 0..100 {
+        let (_, health) =
+            status_json(app.get_auth(&format!("/api/admin/carriers/{carrier}/health"), &admin.access).await).await;
+        if health["calls_now"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = tokio::spawn(invite(app.sip, "+442079460123"));
+    let incoming = ws.expect("incoming").await;
+    ws.send(json!({"type": "reject", "call_id": incoming["call_id"], "reason": "declined"})).await;
+    assert_eq!(second.await.unwrap(), 603);
 }
 
 #[tokio::test]

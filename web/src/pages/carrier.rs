@@ -77,9 +77,12 @@ pub fn CarrierDetail() -> impl IntoView {
                 <p class="hint">"ASR, ACD and PDD over the latest 50 attempts (ASR needs 10)."</p>
             })}
             {move || health.get().and_then(|h| h.registration).map(|r| {
+                let at = r.gateway.as_ref().map(|g| format!(" at {g}")).unwrap_or_default();
                 let text = match (r.state.as_str(), &r.expires_at, &r.error) {
-                    ("registered", Some(until), _) => format!("Registered until {until} (refreshed before)"),
-                    ("failed", _, Some(e)) => format!("Registration failed: {e}; retried every 30 s"),
+                    ("registered", Some(until), _) => format!("Registered{at} until {until} (refreshed before)"),
+                    ("failed", _, Some(e)) => {
+                        format!("Registration failed{at}: {e}; the next gateway is tried, and all again after 30 s")
+                    }
                     _ => "Registering…".to_string(),
                 };
                 view! { <p class="registration" id="registration" data-state=r.state.clone()><strong>"Registration: "</strong>{text}</p> }

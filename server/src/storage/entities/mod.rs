@@ -2,6 +2,7 @@
 
 pub mod audit_log;
 pub mod billing_outbox;
+pub mod buy_deck_packed;
 pub mod buy_decks;
 pub mod buy_rates;
 pub mod call_attempts;
