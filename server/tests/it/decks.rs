@@ -241,6 +241,28 @@ async fn a_million_row_deck_imports_and_the_routing_table_reloads() {
         server::lcr::rebuild(&app.db, &table).await.unwrap();
         eprintln!("routing table reloaded, the deck without its blob at first, in {:?}", started.elapsed());
     }
+
+    // Four more carriers with a million rows each, overlapping the first: a reload rebuilds
+    // the whole table, 5,000,000 pairs.
+    for n in 1..=4u64 {
+        let c = new_carrier(&app, &admin, &format!("big {n}")).await;
+        let mut csv = String::from(HEADER);
+        for i in 0..1_000_000u64 {
+            csv.push_str(&format!("{},Dest {i},0.{:04},0,0,60\n", 12_120_000_000 + i * 7 + n % 2, (i + n) % 10_000));
+        }
+        let started = std::time::Instant::now();
+        let (status, deck) = upload(&app, &admin.access, c, "", csv).await;
+        let took = started.elapsed();
+        assert_eq!(status, StatusCode::CREATED, "{deck}");
+        eprintln!("imported 1,000,000 rows in {took:?} ({:.0} rows/s)", 1_000_000.0 / took.as_secs_f64());
+    }
+    routes_become(&app, &admin, "+12126999993", 3).await;
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        server::lcr::rebuild(&app.db, &table).await.unwrap();
+        eprintln!("routing table of five 1,000,000-row decks reloaded in {:?}", started.elapsed());
+    }
+    assert_eq!(table.get().index.len(), 5_000_000);
 }
 
 #[tokio::test]
