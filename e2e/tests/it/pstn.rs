@@ -332,15 +332,18 @@ async fn a_call_running_out_of_money_is_warned_then_cut_and_offers_a_top_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_imports_rate_decks_and_simulates_routes_in_the_dashboard() {
     let stack = Stack::start().await.unwrap();
+    let mut ids = vec![];
     for (name, host) in [("Alpha", "alpha.example"), ("Beta", "beta.example")] {
-        stack
+        let carrier = stack
             .admin_post(
                 "/api/admin/carriers",
                 serde_json::json!({"name": name, "gateways": [{"host": host, "port": 5060, "transport": "udp"}]}),
             )
             .await
             .unwrap();
+        ids.push(carrier["id"].as_i64().unwrap());
     }
+    let beta_id = ids[1];
     // +44 sells at 0.02/min on the default plan.
     stack
         .admin_post("/api/admin/rate-plans/1/rates", serde_json::json!({"prefix": "44", "per_minute": "0.02"}))
@@ -373,6 +376,11 @@ async fn an_admin_imports_rate_decks_and_simulates_routes_in_the_dashboard() {
         b.find("#deck-file").await?.send_keys(&beta.display().to_string()).await?;
         b.click("#deck-upload").await?;
         b.wait_text("#deck-result", "Imported 1 row as").await?;
+        // Beta's deck, exported: the server streams it from a signed link and the browser saves it.
+        let deck = b.find("#decks button.export").await?.attr("data-id").await?.unwrap_or_default();
+        b.click("#decks button.export").await?;
+        let csv = b.downloaded(&format!("carrier-{beta_id}-deck-{deck}.csv")).await?;
+        anyhow::ensure!(csv.starts_with("prefix,description,") && csv.contains("\n44,UK,0.03"), "the export: {csv}");
         // The simulator: Alpha (London prefix) first; Beta buys above the sell price.
         stack.wait_for_route("+442079460123").await?;
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -26,7 +26,7 @@ pub fn Routes() -> impl IntoView {
 
     let export_error: RwSignal<Option<ApiError>> = RwSignal::new(None);
     let export = move |carrier: i64, deck: i64| {
-        let (path, name) = (rest::deck_export(carrier, deck), format!("deck-{carrier}-{deck}.csv"));
+        let (path, name) = (rest::deck_export(carrier, deck), format!("carrier-{carrier}-deck-{deck}.csv"));
         spawn_local(async move {
             let done = auth.call(|t| rest::save_export(t, path.clone(), name.clone())).await;
             export_error.set(done.err());
