@@ -178,8 +178,7 @@ struct Bucket {
 }
 
 /// A carrier that has the slot's prefix, and at what price.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Entry {
     carrier: u32,
     tariff: u32,
@@ -327,7 +326,7 @@ impl PrefixIndex {
             let (start, end) = last;
             let key = same_key[0].key;
             lengths |= 1 << Prefix(key).len();
-            let mut b = slot_of(key, shift);
+            let mut b = bucket_of(key, shift);
             loop {
                 if let Some(free) = buckets[b].slots.iter_mut().find(|s| s.key == 0) {
                     *free = Slot { key, start, end };
@@ -359,14 +358,14 @@ impl PrefixIndex {
             value = value * 10 + u64::from(d - b'0');
             keys[i] = Prefix::pack(value, i + 1).0;
         }
-        // The home slot of each length the index holds, longest first.
+        // The home bucket of each length the index holds, longest first.
         let mut probes = [(0u64, 0usize); MAX_DIGITS];
         let mut count = 0;
         for len in (1..=digits.len()).rev().filter(|len| self.lengths & (1 << len) != 0) {
-            probes[count] = (keys[len - 1], slot_of(keys[len - 1], self.shift));
+            probes[count] = (keys[len - 1], bucket_of(keys[len - 1], self.shift));
             count += 1;
         }
-        // First pass: read every home slot, branching on nothing read, so that all the cache
+        // First pass: read every home bucket, branching on nothing read, so that all the cache
         // misses are in flight at once; the second pass then mostly reads cached lines.
         let probes = &probes[..count];
         std::hint::black_box(probes.iter().fold(0, |acc, &(_, b)| acc ^ self.buckets[b].slots[0].key));
@@ -438,7 +437,7 @@ impl PrefixIndex {
 }
 
 /// Fibonacci hashing: multiply by 2⁶⁴/φ and keep the top bits, which depend on every key bit.
-fn slot_of(key: u64, shift: u32) -> usize {
+fn bucket_of(key: u64, shift: u32) -> usize {
     (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
 }
 
